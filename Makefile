@@ -1,0 +1,89 @@
+# tvs: a plain Makefile with pkg-config.
+#   make          build build/tvs and build/libtvs.a
+#   make models   fetch face-api weights from npm and verify their SHA-256
+#   make test     unit tests (cmocka) + parity tests against face-api
+#   make asan     the unit tests under AddressSanitizer + UBSan
+#   make bench    benchmarks (figures and ratios against face-api in the same script)
+#
+# Sources are picked up by wildcard: src/<area>/<module>.c. Files ending in
+# _avx2.c or _avx512.c are compiled with those ISA flags and only called after
+# a runtime CPU check, so one binary runs on any x86-64.
+
+CC      ?= cc
+O       ?= build
+PKGS    := libturbojpeg libpng jansson openblas
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
+           -Wno-error=unused-parameter -fno-strict-aliasing -pthread -Iinclude -Isrc \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
+TEST_LDLIBS := $(shell pkg-config --libs cmocka)
+
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+all: $(O)/tvs
+
+$(O)/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libtvs.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/tvs: $(CLI_OBJ) $(O)/libtvs.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: tests/%.c $(O)/libtvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
+
+$(O)/bench/%: bench/%.c $(O)/libtvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS)
+
+models:
+	scripts/fetch-models.sh
+
+# Each test binary runs from the repository root; tests that need models or
+# ../shared skip with a message when those are absent.
+test: $(O)/tvs $(TESTS)
+	@scripts/fetch-models.sh
+	@scripts/parity-vectors.sh
+	@scripts/run-tests.sh $(TESTS)
+
+asan:
+	$(MAKE) O=build-asan CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" test
+
+bench: $(O)/tvs $(BENCHES)
+	@scripts/bench.sh $(O)
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all models test asan bench clean
+.SECONDARY:
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d)

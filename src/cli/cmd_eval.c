@@ -1,0 +1,814 @@
+/*
+ * tvs eval pairs: verification accuracy on the LFW View 2 protocol.
+ *
+ * The run has three phases. (1) Parse pairs.txt (tvs_verify_eval_parse_
+ * lfw_pairs, which also lists the unique images). (2) Compute one
+ * descriptor per unique image on a tvs_pool, one face context and one face
+ * buffer per worker, so each image is decoded and described exactly once
+ * however many pairs use it. (3) Score each pair as -distance and hand the
+ * scores to src/match/verify_eval.c; print one JSON object.
+ *
+ * Which face: LFW photos are 250x250 and centred on the subject, and many
+ * hold bystanders, so we take the detected face whose box centre is nearest
+ * the image centre, not the best-scoring one.
+ *
+ * No face: face-api misses a face in roughly 1 in 10 LFW photos at its
+ * default min_score 0.5. Such an image is retried at min_score 0.2, and if
+ * that finds nothing too, described from a fixed centre box (CENTRE_BOX, a
+ * fraction of the image size: x = y = 70, w = h = 110 on 250x250
+ * deep-funneled LFW). The retry costs no second detection pass: the engine
+ * runs at min_score 0.2 and the faces are split by score afterwards. That
+ * equals two separate passes because both detectors use greedy NMS, where
+ * a box can only be suppressed by a higher-scoring one, so boxes scoring
+ * under 0.5 never change which boxes above 0.5 survive (as long as fewer
+ * than max_faces survive, which is 100). The JSON counts the images taken
+ * by each path and names some of the centre-box ones.
+ */
+#include "cli.h"
+
+#include "tvs/error.h"
+#include "tvs/face.h"
+#include "tvs/img.h"
+#include "tvs/nn.h"
+#include "tvs/verify_eval.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAIRS_FILE_MAX ((size_t)16 << 20) /* pairs.txt is 150 KB */
+#define PRIMARY_MIN_SCORE 0.5f            /* face-api's default */
+#define RETRY_MIN_SCORE 0.2f
+#define EXAMPLES_MAX 20
+#define DET_POINTS 16
+
+/* x, y, w, h as fractions of the image: 70/250, 70/250, 110/250, 110/250. */
+static const float CENTRE_BOX[4] = {0.28f, 0.28f, 0.44f, 0.44f};
+
+static const double TARGET_FMR[2] = {1e-3, 1e-4};
+
+static const char EVAL_USAGE[] =
+	"usage: tvs eval pairs --pairs FILE --root DIR [--models DIR] [--threads N]\n"
+	"                      [--detector ssd|tiny] [--align faceapi|rotated]\n"
+	"                      [--out FILE.json] [--limit-folds K]\n"
+	"\n"
+	"LFW View 2 verification: 10-fold accuracy, TAR at FMR 1e-3 and 1e-4, EER.\n"
+	"  --pairs FILE       pairs.txt ('10 300', then per fold 300 same-person\n"
+	"                     and 300 different-person lines)\n"
+	"  --root DIR         image folder: DIR/<name>/<name>_NNNN.jpg\n"
+	"  --models DIR       face-api weights (default $TVS_MODELS or models/model)\n"
+	"  --threads N        worker threads, 1..256 (default: online CPUs)\n"
+	"  --detector D       ssd (default) or tiny\n"
+	"  --align A          faceapi (default) or rotated\n"
+	"  --out FILE         write the JSON there instead of stdout\n"
+	"  --limit-folds K    use only the first K folds (a smoke run; k-fold\n"
+	"                     accuracy needs K >= 2)\n";
+
+enum face_path { PATH_DETECTED = 0, PATH_RETRY = 1, PATH_CENTRE_BOX = 2, PATH_COUNT };
+
+static const char *const PATH_NAME[PATH_COUNT] = {"detected", "retry_min_score_0.2", "centre_box"};
+
+typedef struct eval_opts {
+	const char *pairs, *root, *models, *out;
+	const char *threads_s, *detector_s, *align_s, *limit_s;
+	int threads, detector, align, limit_folds;
+} eval_opts;
+
+typedef struct image_result {
+	float desc[TVS_FACE_DESC_DIM];
+	int path;        /* enum face_path */
+	int not_top;     /* the centre rule passed over a better-scoring face */
+} image_result;
+
+/* Shared by the workers: read-only inputs, per-image results (each written
+ * by one task only) and the first error, under mu. */
+typedef struct describe_job {
+	const tvs_lfw_pairs *pp;
+	const char *root;
+	int root_len;
+	tvs_face_ctx_t **ctx; /* [worker] */
+	tvs_face **faces;     /* [worker][max_faces] */
+	int max_faces;
+	image_result *res;    /* [image] */
+	atomic_int failed;
+	pthread_mutex_t mu;
+	int err_rc;
+	size_t err_image;
+	char err_msg[512];
+} describe_job;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ options */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tvs eval: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n\n%s", EVAL_USAGE);
+	return TVS_EXIT_USAGE;
+}
+
+/* Fill *o from argv (argv[0] == "pairs"); returns -1 to continue, or the
+ * exit status to stop with (0 after --help, 2 on a usage error). */
+static int parse_opts(int argc, char **argv, eval_opts *o)
+{
+	struct {
+		const char *name;
+		const char **dst;
+	} tab[] = {
+		{"--pairs", &o->pairs},         {"--root", &o->root},        {"--models", &o->models},
+		{"--threads", &o->threads_s},   {"--detector", &o->detector_s}, {"--align", &o->align_s},
+		{"--out", &o->out},             {"--limit-folds", &o->limit_s},
+	};
+	char *end;
+	long v;
+
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k, n = sizeof(tab) / sizeof(tab[0]);
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(EVAL_USAGE, stdout);
+			return TVS_EXIT_OK;
+		}
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(tab[k].name);
+
+			if (strncmp(a, tab[k].name, len) != 0 || (a[len] != '\0' && a[len] != '='))
+				continue;
+			if (a[len] == '=') {
+				*tab[k].dst = a + len + 1;
+			} else {
+				if (i + 1 >= argc)
+					return usage_error("%s needs a value", tab[k].name);
+				*tab[k].dst = argv[++i];
+			}
+			break;
+		}
+		if (k == n)
+			return usage_error("unknown argument '%s'", a);
+	}
+	if (!o->pairs)
+		return usage_error("%s is required", "--pairs");
+	if (!o->root)
+		return usage_error("%s is required", "--root");
+	if (!o->models)
+		o->models = tvs_cli_model_dir();
+	o->threads = tvs_cli_ncpu();
+	if (o->threads_s && tvs_cli_parse_threads(o->threads_s, &o->threads) != 0)
+		return usage_error("--threads '%s': want 1..256", o->threads_s);
+	o->detector = TVS_DETECTOR_SSD;
+	if (o->detector_s) {
+		if (!strcmp(o->detector_s, "tiny"))
+			o->detector = TVS_DETECTOR_TINY;
+		else if (strcmp(o->detector_s, "ssd") != 0)
+			return usage_error("--detector '%s': want ssd or tiny", o->detector_s);
+	}
+	o->align = TVS_ALIGN_FACEAPI;
+	if (o->align_s) {
+		if (!strcmp(o->align_s, "rotated"))
+			o->align = TVS_ALIGN_ROTATED;
+		else if (strcmp(o->align_s, "faceapi") != 0)
+			return usage_error("--align '%s': want faceapi or rotated", o->align_s);
+	}
+	if (o->limit_s) {
+		errno = 0;
+		v = strtol(o->limit_s, &end, 10);
+		if (errno || end == o->limit_s || *end || v < 1 || v > TVS_VERIFY_EVAL_MAX_FOLDS)
+			return usage_error("--limit-folds '%s': want 1..64", o->limit_s);
+		o->limit_folds = (int)v;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ input */
+
+/* Read at most max bytes of path into a malloc'd buffer (caller frees). */
+static int read_bounded(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	f = fopen(path, "rb");
+	if (!f)
+		return tvs__err(errno == ENOENT ? TVS_ENOTFOUND : TVS_EIO, "%s: %s", path, strerror(errno));
+	buf = malloc(max + 1);
+	if (!buf) {
+		rc = tvs__err(TVS_ENOMEM, "out of memory");
+		goto fail_alloc;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		rc = tvs__err(TVS_EIO, "%s: read error", path);
+		goto fail_read;
+	}
+	if (n > max) {
+		rc = tvs__err(TVS_ETOOBIG, "%s: larger than %zu bytes", path, max);
+		goto fail_read;
+	}
+	fclose(f);
+	*out = buf;
+	*len = n;
+	return 0;
+
+fail_read:
+	free(buf);
+fail_alloc:
+	fclose(f);
+	return rc;
+}
+
+static int image_path(const describe_job *job, size_t i, char *buf, size_t cap)
+{
+	const tvs_lfw_image *im = &job->pp->images[i];
+	int n = snprintf(buf, cap, "%.*s/%s/%s_%04d.jpg", job->root_len, job->root, im->name, im->name,
+			 im->num);
+
+	if (n < 0 || (size_t)n >= cap)
+		return tvs__err(TVS_ETOOBIG, "image path under '%s' too long", job->root);
+	return 0;
+}
+
+/* ------------------------------------------------------------ describe */
+
+static double centre_dist2(const tvs_face *f, const tvs_image *img)
+{
+	double dx = f->box[0] + f->box[2] / 2 - img->width / 2.0;
+	double dy = f->box[1] + f->box[3] / 2 - img->height / 2.0;
+
+	return dx * dx + dy * dy;
+}
+
+/* Among faces[0..n) scoring above lo (and at most hi), try them nearest
+ * the image centre first and describe the first whose landmarks and crop
+ * fit the image, into *out. Returns 1 if one was described, 0 if none
+ * qualified, or a negative code. */
+static int describe_centre_face(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int n, float lo,
+				float hi, tvs_face *out, int *index)
+{
+	int order[256], m = 0, rc;
+
+	for (int i = 0; i < n && m < (int)(sizeof(order) / sizeof(order[0])); i++) {
+		if (faces[i].score > lo && faces[i].score <= hi)
+			order[m++] = i;
+	}
+	/* Insertion sort by distance, ties to the better score (lower index). */
+	for (int i = 1; i < m; i++) {
+		int k = order[i], j = i;
+		double d = centre_dist2(&faces[k], img);
+
+		for (; j > 0 && centre_dist2(&faces[order[j - 1]], img) > d; j--)
+			order[j] = order[j - 1];
+		order[j] = k;
+	}
+	for (int i = 0; i < m; i++) {
+		*out = faces[order[i]];
+		rc = tvs_face_landmarks(c, img, out);
+		if (rc == 0)
+			rc = tvs_face_describe(c, img, out);
+		if (rc == TVS_ENOFACE)
+			continue; /* box or crop outside the image: try the next face */
+		if (rc < 0)
+			return rc;
+		*index = order[i];
+		return 1;
+	}
+	return 0;
+}
+
+static void record_error(describe_job *job, size_t image, int rc)
+{
+	pthread_mutex_lock(&job->mu);
+	if (!job->err_rc) {
+		job->err_rc = rc;
+		job->err_image = image;
+		snprintf(job->err_msg, sizeof(job->err_msg), "%s", tvs_errmsg());
+	}
+	pthread_mutex_unlock(&job->mu);
+	atomic_store(&job->failed, 1);
+}
+
+static void describe_task(void *arg, int task, int worker)
+{
+	describe_job *job = arg;
+	image_result *r = &job->res[task];
+	tvs_face_ctx_t *c = job->ctx[worker];
+	tvs_face *faces = job->faces[worker], face;
+	tvs_image img = {0};
+	char path[PATH_MAX];
+	int rc, n = 0, idx = -1;
+
+	if (atomic_load(&job->failed))
+		return;
+	rc = image_path(job, (size_t)task, path, sizeof(path));
+	if (rc)
+		goto fail;
+	rc = tvs_img_read_file(path, NULL, &img);
+	if (rc)
+		goto fail;
+	rc = tvs_face_detect(c, &img, faces, job->max_faces, &n);
+	if (rc)
+		goto fail_image;
+	r->path = PATH_DETECTED;
+	rc = describe_centre_face(c, &img, faces, n, PRIMARY_MIN_SCORE, 1.0f, &face, &idx);
+	if (rc == 0) {
+		r->path = PATH_RETRY;
+		rc = describe_centre_face(c, &img, faces, n, RETRY_MIN_SCORE, PRIMARY_MIN_SCORE, &face, &idx);
+	}
+	if (rc == 0) {
+		r->path = PATH_CENTRE_BOX;
+		memset(&face, 0, sizeof(face));
+		face.box[0] = CENTRE_BOX[0] * (float)img.width;
+		face.box[1] = CENTRE_BOX[1] * (float)img.height;
+		face.box[2] = CENTRE_BOX[2] * (float)img.width;
+		face.box[3] = CENTRE_BOX[3] * (float)img.height;
+		rc = tvs_face_landmarks(c, &img, &face);
+		if (rc == 0)
+			rc = tvs_face_describe(c, &img, &face);
+	}
+	if (rc < 0)
+		goto fail_image;
+	r->not_top = idx > 0;
+	memcpy(r->desc, face.descriptor, sizeof(r->desc));
+	tvs_image_free(&img);
+	return;
+
+fail_image:
+	tvs_image_free(&img);
+fail:
+	record_error(job, (size_t)task, rc);
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* Set obj[key] = v, stealing v; a NULL v or a failed set marks *bad. */
+static void jset(json_t *obj, const char *key, json_t *v, int *bad)
+{
+	if (!v || json_object_set_new(obj, key, v) != 0)
+		*bad = 1;
+}
+
+static void jpush(json_t *arr, json_t *v, int *bad)
+{
+	if (!v || json_array_append_new(arr, v) != 0)
+		*bad = 1;
+}
+
+/* A finite real, or null. */
+static json_t *jreal(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+typedef struct eval_summary {
+	const eval_opts *o;
+	const tvs_lfw_pairs *pp;
+	const describe_job *job;
+	size_t ngen, nimp;
+	int have_kfold;
+	tvs_kfold_result kfold;
+	double best_t, best_acc, default_acc;
+	tvs_tar_result tar[2];
+	tvs_eer_result eer;
+	tvs_det_point det[DET_POINTS];
+	size_t ndet;
+	size_t path_count[PATH_COUNT], not_top;
+	double describe_s, total_s;
+} eval_summary;
+
+static json_t *tar_json(const tvs_tar_result *t, int *bad)
+{
+	json_t *o = json_object();
+
+	if (!o) {
+		*bad = 1;
+		return NULL;
+	}
+	jset(o, "target_fmr", json_real(t->target_fmr), bad);
+	jset(o, "resolvable", json_boolean(t->resolvable), bad);
+	jset(o, "fmr_resolution", json_real(t->fmr_resolution), bad);
+	jset(o, "tar", json_real(t->tar), bad);
+	jset(o, "fmr", json_real(t->fmr), bad);
+	jset(o, "threshold", jreal(-t->threshold), bad);
+	jset(o, "genuine_accepted", json_integer((json_int_t)t->genuine_accepted), bad);
+	jset(o, "impostors_accepted", json_integer((json_int_t)t->impostor_accepted), bad);
+	if (!t->resolvable)
+		jset(o, "note",
+		     json_string("target below 1/impostor pairs: threshold is the loosest one accepting "
+				 "no impostor; TAR is an upper bound, not an estimate"),
+		     bad);
+	return o;
+}
+
+static json_t *summary_json(const eval_summary *s)
+{
+	const describe_job *job = s->job;
+	json_t *root = json_object(), *o, *a;
+	char path[PATH_MAX];
+	size_t i, shown[PATH_COUNT] = {0};
+	int bad = !root, p;
+
+	if (bad)
+		return NULL;
+	jset(root, "protocol", json_string("LFW View 2"), &bad);
+	jset(root, "pairs_file", json_string(s->o->pairs), &bad);
+	jset(root, "root", json_string(s->o->root), &bad);
+	jset(root, "pairs", json_integer((json_int_t)s->pp->npairs), &bad);
+	jset(root, "genuine_pairs", json_integer((json_int_t)s->ngen), &bad);
+	jset(root, "impostor_pairs", json_integer((json_int_t)s->nimp), &bad);
+	jset(root, "images", json_integer((json_int_t)s->pp->nimages), &bad);
+	jset(root, "folds", json_integer(s->pp->nfolds), &bad);
+	jset(root, "declared_folds", json_integer(s->pp->declared_folds), &bad);
+	jset(root, "score", json_string("euclidean distance of face-api descriptors"), &bad);
+	jset(root, "decision", json_string("same person iff distance <= threshold"), &bad);
+
+	o = json_object();
+	jset(root, "accuracy", o, &bad);
+	if (o && s->have_kfold) {
+		jset(o, "mean", json_real(s->kfold.accuracy_mean), &bad);
+		jset(o, "std", json_real(s->kfold.accuracy_std), &bad);
+		jset(o, "std_kind", json_string("sample (n-1) over folds"), &bad);
+		a = json_array();
+		jset(o, "folds", a, &bad);
+		for (int f = 0; a && f < s->kfold.nfolds; f++) {
+			json_t *fo = json_object();
+
+			jpush(a, fo, &bad);
+			if (!fo)
+				continue;
+			jset(fo, "accuracy", json_real(s->kfold.fold_accuracy[f]), &bad);
+			jset(fo, "threshold", jreal(-s->kfold.fold_threshold[f]), &bad);
+			jset(fo, "pairs", json_integer((json_int_t)s->kfold.fold_pairs[f]), &bad);
+		}
+	} else if (o) {
+		jset(o, "mean", json_null(), &bad);
+		jset(o, "note", json_string("k-fold accuracy needs at least 2 folds"), &bad);
+	}
+
+	o = json_object();
+	jset(root, "best_threshold_in_sample", o, &bad);
+	if (o) {
+		jset(o, "threshold", jreal(-s->best_t), &bad);
+		jset(o, "accuracy", json_real(s->best_acc), &bad);
+		jset(o, "note", json_string("threshold fitted on the same pairs: optimistic"), &bad);
+	}
+	o = json_object();
+	jset(root, "default_threshold", o, &bad);
+	if (o) {
+		jset(o, "threshold", json_real(TVS_FACE_DEFAULT_THRESHOLD), &bad);
+		jset(o, "rule", json_string("face-api: same person iff distance < threshold"), &bad);
+		jset(o, "accuracy", json_real(s->default_acc), &bad);
+	}
+
+	a = json_array();
+	jset(root, "tar_at_fmr", a, &bad);
+	for (i = 0; a && i < 2; i++)
+		jpush(a, tar_json(&s->tar[i], &bad), &bad);
+
+	o = json_object();
+	jset(root, "eer", o, &bad);
+	if (o) {
+		jset(o, "eer", json_real(s->eer.eer), &bad);
+		jset(o, "threshold", jreal(-s->eer.threshold), &bad);
+		jset(o, "fmr", json_real(s->eer.fmr), &bad);
+		jset(o, "fnmr", json_real(s->eer.fnmr), &bad);
+	}
+	a = json_array();
+	jset(root, "det", a, &bad);
+	for (i = 0; a && i < s->ndet; i++) {
+		json_t *d = json_object();
+
+		jpush(a, d, &bad);
+		if (!d)
+			continue;
+		jset(d, "fmr", json_real(s->det[i].fmr), &bad);
+		jset(d, "fnmr", json_real(s->det[i].fnmr), &bad);
+		jset(d, "threshold", jreal(-s->det[i].threshold), &bad);
+	}
+
+	o = json_object();
+	jset(root, "faces", o, &bad);
+	if (o) {
+		for (p = 0; p < PATH_COUNT; p++)
+			jset(o, PATH_NAME[p], json_integer((json_int_t)s->path_count[p]), &bad);
+		jset(o, "centre_rule_not_top_score", json_integer((json_int_t)s->not_top), &bad);
+		jset(o, "min_score", json_real(PRIMARY_MIN_SCORE), &bad);
+		jset(o, "retry_min_score", json_real(RETRY_MIN_SCORE), &bad);
+		a = json_pack("[ffff]", CENTRE_BOX[0], CENTRE_BOX[1], CENTRE_BOX[2], CENTRE_BOX[3]);
+		jset(o, "centre_box_fraction_xywh", a, &bad);
+	}
+	json_t *ex_retry = json_array(), *ex_box = json_array();
+	jset(root, "retry_examples", ex_retry, &bad);
+	jset(root, "fallback_examples", ex_box, &bad);
+	for (i = 0; ex_retry && ex_box && i < s->pp->nimages; i++) {
+		p = job->res[i].path;
+		if (p == PATH_DETECTED || shown[p] >= EXAMPLES_MAX)
+			continue;
+		if (image_path(job, i, path, sizeof(path)) != 0)
+			continue;
+		jpush(p == PATH_RETRY ? ex_retry : ex_box, json_string(path), &bad);
+		shown[p]++;
+	}
+
+	o = json_object();
+	jset(root, "settings", o, &bad);
+	if (o) {
+		jset(o, "detector", json_string(s->o->detector == TVS_DETECTOR_TINY ? "tiny" : "ssd"), &bad);
+		jset(o, "align", json_string(s->o->align == TVS_ALIGN_ROTATED ? "rotated" : "faceapi"), &bad);
+		jset(o, "models", json_string(s->o->models), &bad);
+		jset(o, "threads", json_integer(s->o->threads), &bad);
+		jset(o, "simd_level", json_integer(tvs_cpu_simd_level()), &bad);
+	}
+	o = json_object();
+	jset(root, "timing", o, &bad);
+	if (o) {
+		jset(o, "describe_s", json_real(s->describe_s), &bad);
+		jset(o, "images_per_s", jreal((double)s->pp->nimages / s->describe_s), &bad);
+		jset(o, "total_s", json_real(s->total_s), &bad);
+	}
+	if (bad) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+static int write_json(json_t *root, const char *out)
+{
+	size_t flags = JSON_INDENT(2) | JSON_REAL_PRECISION(10);
+	FILE *f = stdout;
+
+	if (out) {
+		f = fopen(out, "w");
+		if (!f)
+			return tvs__err(TVS_EIO, "%s: %s", out, strerror(errno));
+	}
+	if (json_dumpf(root, f, flags) != 0 || fputc('\n', f) == EOF) {
+		if (out)
+			fclose(f);
+		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
+	}
+	if (out ? fclose(f) != 0 : fflush(f) != 0)
+		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
+	return 0;
+}
+
+static void print_summary(const eval_summary *s)
+{
+	fprintf(stderr, "tvs eval: %zu pairs, %zu images (%zu detected, %zu at min_score %.1f, %zu centre box)"
+			" in %.1f s, %.1f images/s\n",
+		s->pp->npairs, s->pp->nimages, s->path_count[PATH_DETECTED], s->path_count[PATH_RETRY],
+		RETRY_MIN_SCORE, s->path_count[PATH_CENTRE_BOX], s->describe_s,
+		(double)s->pp->nimages / s->describe_s);
+	if (s->have_kfold)
+		fprintf(stderr, "  accuracy %.4f +- %.4f over %d folds\n", s->kfold.accuracy_mean,
+			s->kfold.accuracy_std, s->kfold.nfolds);
+	else
+		fprintf(stderr, "  accuracy: k-fold needs 2+ folds; in-sample best %.4f at distance %.4f\n",
+			s->best_acc, -s->best_t);
+	for (int i = 0; i < 2; i++)
+		fprintf(stderr, "  TAR %.4f at FMR %g (distance <= %.4f)%s\n", s->tar[i].tar, s->tar[i].target_fmr,
+			-s->tar[i].threshold, s->tar[i].resolvable ? "" : " [not resolvable: too few impostor pairs]");
+	fprintf(stderr, "  EER %.4f; accuracy at face-api's 0.6: %.4f\n", s->eer.eer, s->default_acc);
+}
+
+/* ------------------------------------------------------------ run */
+
+static int describe_all(const eval_opts *o, describe_job *job, double *seconds)
+{
+	tvs_face_engine_t *engine = NULL;
+	tvs_pool_t *pool = NULL;
+	tvs_face_config cfg;
+	double t0;
+	int rc, w;
+
+	tvs_face_default_config(&cfg);
+	cfg.model_dir = o->models;
+	cfg.detector = o->detector;
+	cfg.align = o->align;
+	cfg.min_score = RETRY_MIN_SCORE; /* split at PRIMARY_MIN_SCORE afterwards */
+	job->max_faces = cfg.max_faces;
+	rc = tvs_face_engine_create(&engine, &cfg);
+	if (rc)
+		return rc;
+	job->ctx = calloc((size_t)o->threads, sizeof(*job->ctx));
+	job->faces = calloc((size_t)o->threads, sizeof(*job->faces));
+	if (!job->ctx || !job->faces) {
+		rc = tvs__err(TVS_ENOMEM, "out of memory");
+		goto fail_workers;
+	}
+	for (w = 0; w < o->threads; w++) {
+		rc = tvs_face_ctx_create(&job->ctx[w], engine);
+		if (rc)
+			goto fail_workers;
+		job->faces[w] = malloc((size_t)job->max_faces * sizeof(tvs_face));
+		if (!job->faces[w]) {
+			rc = tvs__err(TVS_ENOMEM, "out of memory");
+			goto fail_workers;
+		}
+	}
+	rc = tvs_pool_create(&pool, o->threads);
+	if (rc)
+		goto fail_workers;
+
+	t0 = now_s();
+	tvs_pool_run(pool, (int)job->pp->nimages, describe_task, job);
+	*seconds = now_s() - t0;
+	if (job->err_rc) {
+		char path[PATH_MAX];
+
+		if (image_path(job, job->err_image, path, sizeof(path)) != 0)
+			snprintf(path, sizeof(path), "image %zu", job->err_image);
+		if (strstr(job->err_msg, path))
+			rc = tvs__err(job->err_rc, "%s", job->err_msg); /* already names the file */
+		else
+			rc = tvs__err(job->err_rc, "%s: %s", path, job->err_msg);
+	}
+	tvs_pool_destroy(pool);
+
+fail_workers:
+	for (w = 0; w < o->threads; w++) {
+		if (job->ctx)
+			tvs_face_ctx_destroy(job->ctx[w]);
+		if (job->faces)
+			free(job->faces[w]);
+	}
+	free(job->ctx);
+	free(job->faces);
+	job->ctx = NULL;
+	job->faces = NULL;
+	tvs_face_engine_destroy(engine);
+	return rc;
+}
+
+/* Metrics over the pair scores (score = -distance). */
+static int compute_metrics(eval_summary *s, const double *score, const int *label, const int *fold,
+			   const double *dist)
+{
+	size_t n = s->pp->npairs, right = 0, i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		s->ngen += (size_t)label[i];
+		right += (size_t)((dist[i] < TVS_FACE_DEFAULT_THRESHOLD) == (label[i] == 1));
+	}
+	s->nimp = n - s->ngen;
+	s->default_acc = (double)right / (double)n;
+	if (s->pp->nfolds >= 2) {
+		rc = tvs_verify_eval_kfold(score, label, fold, n, s->pp->nfolds, &s->kfold);
+		if (rc)
+			return rc;
+		s->have_kfold = 1;
+	}
+	rc = tvs_verify_eval_best_threshold(score, label, n, &s->best_t, &s->best_acc);
+	for (i = 0; rc == 0 && i < 2; i++)
+		rc = tvs_verify_eval_tar_at_fmr(score, label, n, TARGET_FMR[i], &s->tar[i]);
+	if (rc == 0)
+		rc = tvs_verify_eval_eer(score, label, n, &s->eer);
+	if (rc == 0)
+		rc = tvs_verify_eval_det(score, label, n, s->det, DET_POINTS, &s->ndet);
+	return rc;
+}
+
+static int eval_pairs(int argc, char **argv)
+{
+	eval_opts o;
+	eval_summary s;
+	describe_job job;
+	tvs_lfw_pairs pp;
+	double t0 = now_s(), *score = NULL, *dist = NULL;
+	int *label = NULL, *fold = NULL, rc, status;
+	char *text = NULL;
+	size_t len, i;
+	json_t *root;
+
+	status = parse_opts(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	memset(&s, 0, sizeof(s));
+	memset(&job, 0, sizeof(job));
+	memset(&pp, 0, sizeof(pp));
+	pthread_mutex_init(&job.mu, NULL);
+
+	rc = read_bounded(o.pairs, PAIRS_FILE_MAX, &text, &len);
+	if (rc)
+		goto fail_read;
+	rc = tvs_verify_eval_parse_lfw_pairs(text, len, o.limit_folds, &pp);
+	free(text);
+	if (rc) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", tvs_errmsg());
+		rc = tvs__err(rc, "%s: %s", o.pairs, detail);
+		goto fail_read;
+	}
+
+	job.pp = &pp;
+	job.root = o.root;
+	job.root_len = (int)strnlen(o.root, PATH_MAX);
+	while (job.root_len > 1 && o.root[job.root_len - 1] == '/')
+		job.root_len--;
+	job.res = calloc(pp.nimages, sizeof(*job.res));
+	score = malloc(pp.npairs * sizeof(*score));
+	dist = malloc(pp.npairs * sizeof(*dist));
+	label = malloc(pp.npairs * sizeof(*label));
+	fold = malloc(pp.npairs * sizeof(*fold));
+	if (!job.res || !score || !dist || !label || !fold) {
+		rc = tvs__err(TVS_ENOMEM, "out of memory");
+		goto fail_alloc;
+	}
+	fprintf(stderr, "tvs eval: %zu pairs in %d of %d folds, %zu images, %d threads\n", pp.npairs, pp.nfolds,
+		pp.declared_folds, pp.nimages, o.threads);
+	rc = describe_all(&o, &job, &s.describe_s);
+	if (rc)
+		goto fail_alloc;
+
+	for (i = 0; i < pp.npairs; i++) {
+		const tvs_lfw_pair *p = &pp.pairs[i];
+
+		dist[i] = tvs_face_distance(job.res[p->image[0]].desc, job.res[p->image[1]].desc);
+		score[i] = -dist[i];
+		label[i] = p->label;
+		fold[i] = p->fold;
+	}
+	for (i = 0; i < pp.nimages; i++) {
+		s.path_count[job.res[i].path]++;
+		s.not_top += (size_t)job.res[i].not_top;
+	}
+	s.o = &o;
+	s.pp = &pp;
+	s.job = &job;
+	rc = compute_metrics(&s, score, label, fold, dist);
+	if (rc)
+		goto fail_alloc;
+	s.total_s = now_s() - t0;
+
+	root = summary_json(&s);
+	if (!root) {
+		rc = tvs__err(TVS_ENOMEM, "building the JSON result");
+		goto fail_alloc;
+	}
+	rc = write_json(root, o.out);
+	json_decref(root);
+	if (rc)
+		goto fail_alloc;
+	print_summary(&s);
+
+fail_alloc:
+	free(job.res);
+	free(score);
+	free(dist);
+	free(label);
+	free(fold);
+	tvs_verify_eval_lfw_pairs_free(&pp);
+fail_read:
+	pthread_mutex_destroy(&job.mu);
+	if (rc) {
+		fprintf(stderr, "tvs eval: %s\n", tvs_errmsg()[0] ? tvs_errmsg() : tvs_strerror(rc));
+		return TVS_EXIT_FAIL;
+	}
+	return TVS_EXIT_OK;
+}
+
+int tvs_cli_eval(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(EVAL_USAGE, stderr);
+		return TVS_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(EVAL_USAGE, stdout);
+		return TVS_EXIT_OK;
+	}
+	if (strcmp(argv[1], "pairs") != 0) {
+		fprintf(stderr, "tvs eval: unknown evaluation '%s'\n\n%s", argv[1], EVAL_USAGE);
+		return TVS_EXIT_USAGE;
+	}
+	return eval_pairs(argc - 1, argv + 1);
+}

@@ -1,0 +1,73 @@
+/*
+ * tvs: the command-line entry point. Dispatches to one subcommand per file
+ * in src/cli/. Library code never prints; this layer turns error codes and
+ * tvs_errmsg() details into messages and exit statuses.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char USAGE[] =
+	"usage: tvs <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  detect   IMAGE...     detect faces, landmarks and descriptors; one JSON line per image\n"
+	"  compare  A B          compare the largest face of two photos\n"
+	"  eval     pairs ...    LFW-protocol verification accuracy\n"
+	"\n"
+	"Run 'tvs <command> --help' for a command's options.\n"
+	"\n"
+	"exit status: 0 success, 1 runtime failure (unreadable image, missing model,\n"
+	"no face where one is required), 2 usage error.\n"
+	"environment: TVS_MODELS (model folder, default ./models/model),\n"
+	"             TVS_SIMD=0|1 (cap SIMD level: 0 scalar, 1 AVX2)\n";
+
+int tvs_cli_parse_threads(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > 256)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+const char *tvs_cli_model_dir(void)
+{
+	const char *d = getenv("TVS_MODELS");
+	return d && *d ? d : "models/model";
+}
+
+int tvs_cli_ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(USAGE, stderr);
+		return TVS_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(USAGE, stdout);
+		return TVS_EXIT_OK;
+	}
+	if (!strcmp(cmd, "detect"))
+		return tvs_cli_detect(argc - 1, argv + 1);
+	if (!strcmp(cmd, "compare"))
+		return tvs_cli_compare(argc - 1, argv + 1);
+	if (!strcmp(cmd, "eval"))
+		return tvs_cli_eval(argc - 1, argv + 1);
+	fprintf(stderr, "tvs: unknown command '%s'\n\n%s", cmd, USAGE);
+	return TVS_EXIT_USAGE;
+}
