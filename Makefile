@@ -12,10 +12,13 @@
 CC      ?= cc
 O       ?= build
 PKGS    := libturbojpeg libpng jansson openblas
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
+OPT     ?= -O3 -g
+SAN     ?=
+# CFLAGS/LDFLAGS from the command line are appended, never replace these.
+ALL_CFLAGS := $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror \
            -Wno-error=unused-parameter -fno-strict-aliasing -pthread -Iinclude -Isrc \
-           $(shell pkg-config --cflags $(PKGS))
+           $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
+ALL_LDFLAGS := $(SAN) $(LDFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
 TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 
@@ -37,30 +40,30 @@ all: $(O)/tvs
 
 $(O)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
 
 $(O)/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(O)/libtvs.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(O)/tvs: $(CLI_OBJ) $(O)/libtvs.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: tests/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
 
 $(O)/bench/%: bench/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX512_FLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS)
 
 models:
 	scripts/fetch-models.sh
@@ -73,9 +76,8 @@ test: $(O)/tvs $(TESTS)
 	@scripts/run-tests.sh $(TESTS)
 
 asan:
-	$(MAKE) O=build-asan CC=clang \
-	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" test
+	$(MAKE) O=build-asan CC=clang OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
 bench: $(O)/tvs $(BENCHES)
 	@scripts/bench.sh $(O)

@@ -36,7 +36,7 @@ static const struct {
 static int load_layer(tvs_conv *L, const tvs_nn_model_t *m, const char *prefix, int k, int cin, int cout,
 		      int stride, int pad, int act, int impl)
 {
-	char wn[128], bn[128], sw[128], sb[128];
+	char wn[160], bn[160], sw[160], sb[160];
 
 	snprintf(wn, sizeof(wn), "%s/conv/filters", prefix);
 	snprintf(bn, sizeof(bn), "%s/conv/bias", prefix);

@@ -156,7 +156,7 @@ static void cmyk_to_rgb(const uint8_t *cmyk, size_t npix, int inverted, uint8_t 
 
 static int decode_jpeg(const uint8_t *buf, size_t len, const tvs_img_opts *o, tvs_image *out)
 {
-	int w, h, subsamp, colorspace, rc;
+	int w = 0, h = 0, subsamp = -1, colorspace = -1, rc;
 	uint8_t *cmyk = NULL;
 	tjhandle tj;
 
@@ -167,7 +167,16 @@ static int decode_jpeg(const uint8_t *buf, size_t len, const tvs_img_opts *o, tv
 		rc = tj_fail(tj, "bad header");
 		goto fail_tj;
 	}
-	rc = check_dims("JPEG", (uint64_t)(w > 0 ? w : 0), (uint64_t)(h > 0 ? h : 0), o);
+	/*
+	 * TurboJPEG 2.x reports success without touching width and height when
+	 * the data ends before a frame header (it takes it for a tables-only
+	 * stream), which is what a file cut inside its headers looks like.
+	 */
+	if (w <= 0 || h <= 0) {
+		rc = tvs__err(TVS_EFORMAT, "JPEG: no image (truncated before the frame header)");
+		goto fail_tj;
+	}
+	rc = check_dims("JPEG", (uint64_t)w, (uint64_t)h, o);
 	if (rc)
 		goto fail_tj;
 	rc = tvs_image_alloc(out, w, h);

@@ -135,6 +135,24 @@ static void tile_avx2(int rx, int nb, const tvs__tile *t)
 	}
 }
 
+static void bias_act_avx2(float *y, size_t m, int n, const float *bias, int act)
+{
+	const __m256i tail = mask256(n & 7);
+
+	for (size_t i = 0; i < m; i++, y += n) {
+		int j = 0;
+		for (; j + 8 <= n; j += 8)
+			_mm256_storeu_ps(y + j, act256(_mm256_add_ps(_mm256_loadu_ps(y + j),
+								     _mm256_loadu_ps(bias + j)),
+						       act));
+		if (j < n)
+			_mm256_maskstore_ps(y + j, tail,
+					    act256(_mm256_add_ps(_mm256_maskload_ps(y + j, tail),
+								 _mm256_maskload_ps(bias + j, tail)),
+						   act));
+	}
+}
+
 void tvs__dwconv_forward_avx2(const tvs_dwconv *L, const tvs_tensor *x, tvs_tensor *y);
 
 const tvs__conv_isa tvs__isa_avx2 = {
@@ -142,5 +160,6 @@ const tvs__conv_isa tvs__isa_avx2 = {
 	.nb_max = 3,
 	.rx_max = {0, 12, 6, 4, 0},
 	.tile = tile_avx2,
+	.bias_act = bias_act_avx2,
 	.dwconv = tvs__dwconv_forward_avx2,
 };

@@ -135,6 +135,24 @@ static void tile_avx512(int rx, int nb, const tvs__tile *t)
 	}
 }
 
+static void bias_act_avx512(float *y, size_t m, int n, const float *bias, int act)
+{
+	const __mmask16 tail = (__mmask16)((1u << (n & 15)) - 1);
+
+	for (size_t i = 0; i < m; i++, y += n) {
+		int j = 0;
+		for (; j + 16 <= n; j += 16)
+			_mm512_storeu_ps(y + j, act512(_mm512_add_ps(_mm512_loadu_ps(y + j),
+								     _mm512_loadu_ps(bias + j)),
+						       act));
+		if (j < n)
+			_mm512_mask_storeu_ps(y + j, tail,
+					      act512(_mm512_add_ps(_mm512_maskz_loadu_ps(tail, y + j),
+								   _mm512_maskz_loadu_ps(tail, bias + j)),
+						     act));
+	}
+}
+
 void tvs__dwconv_forward_avx512(const tvs_dwconv *L, const tvs_tensor *x, tvs_tensor *y);
 
 const tvs__conv_isa tvs__isa_avx512 = {
@@ -142,5 +160,6 @@ const tvs__conv_isa tvs__isa_avx512 = {
 	.nb_max = 4,
 	.rx_max = {0, 16, 12, 8, 6},
 	.tile = tile_avx512,
+	.bias_act = bias_act_avx512,
 	.dwconv = tvs__dwconv_forward_avx512,
 };

@@ -270,6 +270,39 @@ static void forward_direct(const tvs_conv *L, const conv_plan *p, const tvs_tens
 
 /* ------------------------------------------------------------ GEMM */
 
+/* One loop per activation, so the compiler sees branch-free min/max rather
+ * than a switch per element (and relu6 on signed data mispredicts a lot). */
+static void bias_act_scalar(float *restrict y, size_t m, int n, const float *restrict bias, int act)
+{
+	for (size_t i = 0; i < m; i++, y += n) {
+		switch (act) {
+		case TVS_ACT_RELU:
+			for (int j = 0; j < n; j++) {
+				const float v = y[j] + bias[j];
+				y[j] = v > 0.0f ? v : 0.0f;
+			}
+			break;
+		case TVS_ACT_RELU6:
+			for (int j = 0; j < n; j++) {
+				float v = y[j] + bias[j];
+				v = v > 0.0f ? v : 0.0f;
+				y[j] = v < 6.0f ? v : 6.0f;
+			}
+			break;
+		case TVS_ACT_LEAKY:
+			for (int j = 0; j < n; j++) {
+				const float v = y[j] + bias[j], l = 0.1f * v;
+				y[j] = v > l ? v : l;
+			}
+			break;
+		default:
+			for (int j = 0; j < n; j++)
+				y[j] += bias[j];
+			break;
+		}
+	}
+}
+
 static void forward_gemm(const tvs_conv *L, const conv_plan *p, const tvs_tensor *x, tvs_tensor *y,
 			 const tvs_tensor *res, float *scratch)
 {
@@ -290,11 +323,13 @@ static void forward_gemm(const tvs_conv *L, const conv_plan *p, const tvs_tensor
 	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, L->w, n, beta,
 		    y->d, n);
-	for (int i = 0; i < m; i++) {
-		float *o = y->d + (size_t)i * n;
-		for (int j = 0; j < n; j++)
-			o[j] = tvs__act1(o[j] + L->bias[j], L->act);
-	}
+	const int level = tvs_cpu_simd_level();
+	if (level >= 2)
+		tvs__isa_avx512.bias_act(y->d, (size_t)m, n, L->bias, L->act);
+	else if (level >= 1)
+		tvs__isa_avx2.bias_act(y->d, (size_t)m, n, L->bias, L->act);
+	else
+		bias_act_scalar(y->d, (size_t)m, n, L->bias, L->act);
 }
 
 /* ------------------------------------------------------------ selection */

@@ -53,6 +53,8 @@ typedef struct tvs__conv_isa {
 	int nb_max;               /* vectors per cout block */
 	int rx_max[5];            /* indexed by nb, 1..nb_max */
 	void (*tile)(int rx, int nb, const tvs__tile *t);
+	/* y[i][j] = act(y[i][j] + bias[j]) over m rows of n: the GEMM epilogue. */
+	void (*bias_act)(float *y, size_t m, int n, const float *bias, int act);
 	void (*dwconv)(const tvs_dwconv *L, const tvs_tensor *x, tvs_tensor *y);
 } tvs__conv_isa;
 
