@@ -308,6 +308,7 @@ struct png_spec {
 	int npal;
 	const uint8_t *trns;
 	int ntrns;
+	int extras; /* add gAMA, sRGB-ish cHRM and a 1 MB zTXt */
 };
 
 static struct bytes make_png(const struct png_spec *s)
@@ -333,6 +334,19 @@ static struct bytes make_png(const struct png_spec *s)
 		png_set_PLTE(png, info, s->pal, s->npal);
 	if (s->trns)
 		png_set_tRNS(png, info, s->trns, s->ntrns, NULL);
+	if (s->extras) {
+		static char big[1 << 20];
+		png_text t = { 0 };
+
+		memset(big, 'a', sizeof(big) - 1);
+		t.compression = PNG_TEXT_COMPRESSION_zTXt;
+		t.key = "Comment";
+		t.text = big;
+		t.text_length = sizeof(big) - 1;
+		png_set_text(png, info, &t, 1);
+		png_set_gAMA(png, info, 1.0 / 2.2);
+		png_set_cHRM(png, info, 0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06);
+	}
 	png_write_info(png, info);
 	rowbytes = png_get_rowbytes(png, info);
 	for (y = 0; y < s->h; y++)
@@ -394,7 +408,7 @@ static void png_fix_crcs(struct bytes *b)
 
 static struct bytes make_rgb_png(int w, int h, int interlace, uint8_t **pix)
 {
-	struct png_spec s = { w, h, 8, PNG_COLOR_TYPE_RGB, interlace, NULL, NULL, 0, NULL, 0 };
+	struct png_spec s = { w, h, 8, PNG_COLOR_TYPE_RGB, interlace, NULL, NULL, 0, NULL, 0, 0 };
 	uint8_t *d = malloc((size_t)w * h * 3);
 	struct bytes b;
 	int i;
@@ -608,6 +622,34 @@ static void jpeg_cmyk(void **state)
 			assert_px_near(&img, x, y, c[0] * c[3] / 255, c[1] * c[3] / 255, c[2] * c[3] / 255, 3);
 		}
 	tvs_image_free(&img);
+
+	/*
+	 * Without the Adobe marker the samples are plain ink amounts:
+	 * RGB = (255 - ink) * (255 - K) / 255. Strip APP14 and compare with
+	 * the raw samples TurboJPEG itself returns for the stripped file.
+	 */
+	{
+		size_t app14 = jpeg_find_marker(&b, 0xee), seglen;
+		uint8_t raw[32 * 32 * 4];
+
+		assert_true(app14 > 0);
+		seglen = 2 + ((size_t)b.p[app14 + 2] << 8 | b.p[app14 + 3]);
+		memmove(b.p + app14, b.p + app14 + seglen, b.n - app14 - seglen);
+		b.n -= seglen;
+		assert_int_equal(tvs__jpeg_has_adobe_marker(b.p, b.n), 0);
+		tj = tjInitDecompress();
+		assert_int_equal(tjDecompress2(tj, b.p, b.n, raw, 32, 0, 32, TJPF_CMYK, 0), 0);
+		tjDestroy(tj);
+		assert_int_equal(decode(&b, &img), 0);
+		for (i = 0; i < 32 * 32; i++) {
+			const uint8_t *q = raw + i * 4;
+			int k = 255 - q[3];
+
+			assert_px_near(&img, i % 32, i / 32, (255 - q[0]) * k / 255, (255 - q[1]) * k / 255,
+				       (255 - q[2]) * k / 255, 0);
+		}
+		tvs_image_free(&img);
+	}
 	bytes_free(&b);
 }
 
@@ -961,7 +1003,7 @@ static void exif_parser_fuzz(void **state)
 static void png_gray(void **state)
 {
 	uint8_t d8[5 * 3], d2[3 * 2];
-	struct png_spec s = { 5, 3, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, d8, NULL, 0, NULL, 0 };
+	struct png_spec s = { 5, 3, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, d8, NULL, 0, NULL, 0, 0 };
 	struct bytes b;
 	tvs_image img;
 	int x, y;
@@ -985,7 +1027,7 @@ static void png_gray(void **state)
 
 	/* 2-bit gray, 6x2: levels 0..3 scale to 0, 85, 170, 255. One byte per
 	 * row holds 4 pixels, so each row is 2 bytes. */
-	s = (struct png_spec){ 6, 2, 2, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, d2, NULL, 0, NULL, 0 };
+	s = (struct png_spec){ 6, 2, 2, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, d2, NULL, 0, NULL, 0, 0 };
 	d2[0] = 0x1b; /* 0 1 2 3 */
 	d2[1] = 0xf0; /* 3 3 . . */
 	d2[2] = 0xe4; /* 3 2 1 0 */
@@ -1011,7 +1053,7 @@ static void png_rgb16(void **state)
 	enum { W = 7, H = 5 };
 	uint8_t d[W * H * 6];
 	uint16_t v[W * H * 3];
-	struct png_spec s = { W, H, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, d, NULL, 0, NULL, 0 };
+	struct png_spec s = { W, H, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, d, NULL, 0, NULL, 0, 0 };
 	struct bytes b;
 	tvs_image img;
 	int i;
@@ -1038,7 +1080,7 @@ static void png_palette(void **state)
 	static const uint8_t trns[2] = { 0, 128 }; /* dropped, not composited */
 	uint8_t d8[4 * 2] = { 0, 1, 2, 3, 3, 2, 1, 0 };
 	uint8_t d4[2 * 2] = { 0x01, 0x23, 0x32, 0x10 };
-	struct png_spec s = { 4, 2, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, d8, pal, 4, trns, 2 };
+	struct png_spec s = { 4, 2, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, d8, pal, 4, trns, 2, 0 };
 	int pass, i;
 
 	(void)state;
@@ -1068,7 +1110,7 @@ static void png_alpha(void **state)
 {
 	enum { W = 6, H = 4 };
 	uint8_t rgba[W * H * 4], ga[W * H * 2];
-	struct png_spec s = { W, H, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE, rgba, NULL, 0, NULL, 0 };
+	struct png_spec s = { W, H, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE, rgba, NULL, 0, NULL, 0, 0 };
 	struct bytes b;
 	tvs_image img;
 	int i;
@@ -1088,7 +1130,7 @@ static void png_alpha(void **state)
 
 	for (i = 0; i < W * H * 2; i++)
 		ga[i] = (uint8_t)rnd();
-	s = (struct png_spec){ W, H, 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE, ga, NULL, 0, NULL, 0 };
+	s = (struct png_spec){ W, H, 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE, ga, NULL, 0, NULL, 0, 0 };
 	b = make_png(&s);
 	assert_int_equal(decode(&b, &img), 0);
 	for (i = 0; i < W * H; i++)
@@ -1112,6 +1154,29 @@ static void png_interlaced(void **state)
 	tvs_image_free(&img);
 	bytes_free(&b);
 	free(pix);
+}
+
+/* Gamma, chromaticities and a zTXt that inflates to 1 MB are all skipped:
+ * the pixels come out as stored, with no colour management. */
+static void png_ancillary(void **state)
+{
+	enum { W = 9, H = 7 };
+	uint8_t d[W * H * 3];
+	struct png_spec s = { W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, d, NULL, 0, NULL, 0, 1 };
+	struct bytes b;
+	tvs_image img;
+	int i;
+
+	(void)state;
+	for (i = 0; i < W * H * 3; i++)
+		d[i] = (uint8_t)rnd();
+	b = make_png(&s);
+	assert_true(png_find_chunk(&b, "zTXt") > 0);
+	assert_true(png_find_chunk(&b, "gAMA") > 0);
+	assert_int_equal(decode(&b, &img), 0);
+	assert_memory_equal(img.rgb, d, sizeof(d));
+	tvs_image_free(&img);
+	bytes_free(&b);
 }
 
 static void png_1x1(void **state)
@@ -1710,6 +1775,7 @@ int main(void)
 		cmocka_unit_test(png_palette),
 		cmocka_unit_test(png_alpha),
 		cmocka_unit_test(png_interlaced),
+		cmocka_unit_test(png_ancillary),
 		cmocka_unit_test(png_1x1),
 		cmocka_unit_test(png_truncated),
 		cmocka_unit_test(png_bad_crc),

@@ -17,9 +17,10 @@
  * PNG goes through libpng's classic API rather than png_image: the simplified
  * API composites alpha onto a background in linear light, while face-api's
  * harness (pngjs) simply drops alpha, and 16-bit samples are scaled with
- * rounding (png_set_scale_16) as pngjs does. libpng reports errors by
- * longjmp, so everything that changes after setjmp() lives behind a pointer
- * or is volatile.
+ * rounding (png_set_scale_16) as pngjs does. Ancillary chunks are skipped
+ * unread (no colour management, as in pngjs). libpng reports errors by
+ * longjmp, so everything that changes after setjmp() lives in a context
+ * struct outside the frame that calls it.
  *
  * PPM is parsed by hand; only binary P6 with maxval 255 is accepted.
  */
@@ -43,7 +44,8 @@
 #define DEFAULT_MAX_PIXELS ((uint64_t)40000000)
 #define DEFAULT_MAX_SIDE 16384
 
-/* Ancillary PNG chunks can be zlib-compressed; none of them matters here. */
+/* The most libpng may buffer for one chunk; the chunks we skip are streamed
+ * past unbuffered, so this only bounds what slips through. */
 #define PNG_CHUNK_MALLOC_MAX ((png_alloc_size_t)8 << 20)
 #define PNG_CHUNK_CACHE_MAX 128
 
@@ -279,8 +281,6 @@ static uint32_t be32(const uint8_t *p)
 /* The libpng calls proper, under setjmp. Allocations are left in *c. */
 static int png_run(struct png_ctx *c)
 {
-	/* Chunks that cost memory or time and carry nothing we use. */
-	static const png_byte ignored[] = "iCCP\0iTXt\0tEXt\0zTXt\0sPLT\0eXIf\0hIST\0";
 	png_structp png = c->png;
 	png_infop info = c->info;
 	png_uint_32 w, h, y;
@@ -294,8 +294,12 @@ static int png_run(struct png_ctx *c)
 	png_set_user_limits(png, (png_uint_32)c->o->max_side, (png_uint_32)c->o->max_side);
 	png_set_chunk_cache_max(png, PNG_CHUNK_CACHE_MAX);
 	png_set_chunk_malloc_max(png, PNG_CHUNK_MALLOC_MAX);
-	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
-	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, ignored, (int)(sizeof(ignored) - 1) / 5);
+	/*
+	 * Skip every chunk but IHDR, PLTE, tRNS, IDAT and IEND: the rest (text,
+	 * ICC profiles, gamma) cost memory or time, and like pngjs we apply no
+	 * colour management.
+	 */
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
 	png_set_read_fn(png, c, png_read_cb);
 
 	png_read_info(png, info);
@@ -358,14 +362,14 @@ static int decode_png(const uint8_t *buf, size_t len, const tvs_img_opts *o, tvs
 	c.info = png_create_info_struct(c.png);
 	if (!c.info) {
 		rc = tvs__err(TVS_ENOMEM, "PNG: cannot create a decoder");
-		goto fail_png;
+		goto done;
 	}
 	rc = png_run(&c);
 	free(c.rows);
 	if (rc)
 		tvs_image_free(out);
-fail_png:
-	png_destroy_read_struct(&c.png, c.info ? &c.info : NULL, NULL);
+done:
+	png_destroy_read_struct(&c.png, &c.info, NULL);
 	return rc;
 }
 

@@ -1,0 +1,25 @@
+#!/bin/sh
+# make bench: tvs's figures, then face-api's harness on the same photos in
+# the same script, and the ratios between them. Nothing is asserted.
+set -eu
+O=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/fetch-models.sh >/dev/null
+echo "== kernels ($O/bench/bench_kernels)"
+"$O/bench/bench_kernels"
+echo
+echo "== face engine ($O/bench/bench_face)"
+"$O/bench/bench_face" "$O/bench/face.json"
+scripts/parity-vectors.sh >/dev/null || true
+if [ -f "$O/faceref/node_modules/@vladmandic/face-api/package.json" ] || [ -f build/faceref/node_modules/@vladmandic/face-api/package.json ]; then
+	ref=build/faceref
+	echo
+	echo "== face-api 1.7.15 on tfjs-wasm (1 thread), same photos, same machine, same script"
+	(cd models && node "$top/$ref/ref.mjs" --repeat 5 --warmup 1 demo/sample1.jpg demo/sample2.jpg \
+		demo/sample3.jpg demo/sample4.jpg demo/sample5.jpg demo/sample6.jpg) > "$O/bench/ref.jsonl" 2>/dev/null
+	node "$ref/bench.mjs" --iters 10 > "$O/bench/refnets.txt" 2>/dev/null
+	node bench/ratio.mjs "$O/bench/face.json" "$O/bench/ref.jsonl" "$O/bench/refnets.txt"
+else
+	echo "(node or ../shared/faceref unavailable: no face-api comparison)"
+fi
