@@ -1666,10 +1666,13 @@ static void clip_box_cases(void **state)
 		double cx = fmax(x, 0), cy = fmax(y, 0);
 		double ww = floor(fmin(x + (double)w - cx, 100 - cx));
 		double hh = floor(fmin(y + (double)h - cy, 80 - cy));
-		int rc = tvs_img_clip_box(x, y, w, h, 100, 80, &r);
+		int rc;
 
+		tvs_err_clear();
+		rc = tvs_img_clip_box(x, y, w, h, 100, 80, &r);
 		if (ww <= 0 || hh <= 0) {
 			assert_int_equal(rc, TVS_EINVAL);
+			assert_true(tvs_errmsg()[0] != '\0');
 			continue;
 		}
 		assert_int_equal(rc, 0);
