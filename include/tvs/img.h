@@ -71,7 +71,7 @@ typedef struct tvs_rect {
 
 /* face-api Box.clipAtImageBorders(W, H) followed by floor() of all four
  * values; returns 0 and the clipped rect, or TVS_EINVAL if it is empty. */
-int tvs_img_clip_box(float x, float y, float w, float h, int img_w, int img_h, tvs_rect *out);
+int tvs_img_clip_box(double x, double y, double w, double h, int img_w, int img_h, tvs_rect *out);
 
 /* face-api toBatchTensor(S, centered) applied to the crop r of img:
  * zero-pad the crop to a square (centered: round(d/2) after and the rest

@@ -391,7 +391,7 @@ int tvs_face_landmarks(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
 
 	if (rc < 0)
 		return rc;
-	rc = tvs_img_clip_box((float)f->box[0], (float)f->box[1], (float)f->box[2], (float)f->box[3], img->width,
+	rc = tvs_img_clip_box(f->box[0], f->box[1], f->box[2], f->box[3], img->width,
 			      img->height, &r);
 	if (rc < 0)
 		return tvs__err(TVS_ENOFACE, "face box lies outside the image");
@@ -421,7 +421,7 @@ int tvs_face_describe(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
 		f->rec_crop = (tvs_rect){0, 0, 0, 0};
 	} else {
 		tvs__align_dlib_rect(f->landmarks, f->rec_crop.width, f->rec_crop.height, rect);
-		rc = tvs_img_clip_box((float)rect[0], (float)rect[1], (float)rect[2], (float)rect[3], img->width,
+		rc = tvs_img_clip_box(rect[0], rect[1], rect[2], rect[3], img->width,
 				      img->height, &r);
 		if (rc < 0)
 			return tvs__err(TVS_ENOFACE, "recognition crop lies outside the image");

@@ -23,7 +23,7 @@
 
 static const uint8_t black[3];
 
-int tvs_img_clip_box(float x, float y, float w, float h, int img_w, int img_h, tvs_rect *out)
+int tvs_img_clip_box(double x, double y, double w, double h, int img_w, int img_h, tvs_rect *out)
 {
 	double cx, cy, cw, ch;
 
@@ -33,7 +33,7 @@ int tvs_img_clip_box(float x, float y, float w, float h, int img_w, int img_h, t
 		return tvs__err(TVS_EINVAL, "box: non-finite coordinates");
 	if (img_w <= 0 || img_h <= 0)
 		return tvs__err(TVS_EINVAL, "box: image size %dx%d", img_w, img_h);
-	/* JS numbers are doubles: widen first, then follow Box.clipAtImageBorders. */
+	/* JS numbers are doubles, so is this: follow Box.clipAtImageBorders. */
 	cx = fmax((double)x, 0.0);
 	cy = fmax((double)y, 0.0);
 	cw = floor(fmin((double)x + (double)w - cx, (double)img_w - cx));
