@@ -71,8 +71,9 @@ typedef struct tvs_tar_result {
 
 /* TAR at a target FMR over all pairs. The threshold is the lowest cut whose
  * achieved FMR is <= target_fmr: with k = the largest count such that
- * k / n_impostor <= target_fmr, it lies just above the (k+1)-th highest
- * impostor score. When impostors tie at that score none of them is
+ * k / n_impostor <= target_fmr, it is the cut between the (k+1)-th highest
+ * impostor score and the next higher observed score (or the extreme that
+ * accepts nothing). When impostors tie at that score none of them is
  * accepted, so the achieved FMR may be below the target; read fmr, not
  * target_fmr. When target_fmr < 1/n_impostor (e.g. 1e-4 with LFW's 3000
  * impostor pairs) the target cannot be measured: resolvable is 0 and the
