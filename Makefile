@@ -6,7 +6,7 @@
 #   make bench    benchmarks (figures and ratios against face-api in the same script)
 #
 # Sources are picked up by wildcard: src/<area>/<module>.c. Files ending in
-# _avx2.c or _avx512.c are compiled with those ISA flags and only called after
+# _avx2.c, _avx512.c or _vnni.c (AVX-512 VNNI) are compiled with those ISA flags and only called after
 # a runtime CPU check, so one binary runs on any x86-64.
 
 CC      ?= cc
@@ -24,6 +24,7 @@ TEST_LDLIBS := $(shell pkg-config --libs cmocka)
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq
+VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
@@ -37,6 +38,10 @@ TESTS    := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 all: $(O)/tvs
+
+$(O)/%_vnni.o: %_vnni.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(VNNI_FLAGS) -MMD -MP -c $< -o $@
 
 $(O)/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
