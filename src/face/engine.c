@@ -429,6 +429,19 @@ int tvs_face_describe(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
 		f->rec_crop = r;
 	}
 	tvs_face_recognition_forward(c, c->input, f->descriptor);
+	if (c->e->cfg.flip_average) {
+		/* the mirror image of the same crop: a second view of the face that
+		 * averages out some of the crop's and the net's asymmetric noise */
+		const int S = TVS_REC_INPUT;
+		float *m = c->input + (size_t)S * S * 3, mirror[TVS_FACE_DESC_DIM];
+		for (int y = 0; y < S; y++)
+			for (int x = 0; x < S; x++)
+				memcpy(m + ((size_t)y * S + x) * 3, c->input + ((size_t)y * S + (S - 1 - x)) * 3,
+				       3 * sizeof(float));
+		tvs_face_recognition_forward(c, m, mirror);
+		for (int i = 0; i < TVS_FACE_DESC_DIM; i++)
+			f->descriptor[i] = 0.5f * (f->descriptor[i] + mirror[i]);
+	}
 	f->has_descriptor = 1;
 	return 0;
 }
