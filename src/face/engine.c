@@ -94,6 +94,8 @@ int tvs_face_engine_create(tvs_face_engine_t **out, const tvs_face_config *cfg)
 			goto fail;
 		rc = tvs__ssd_load(&e->ssd, m, impl);
 		tvs_nn_model_destroy(m);
+		if (rc == 0 && cfg->int8 && tvs_qconv_available())
+			rc = tvs__ssd_load_int8(&e->ssd);
 		if (rc < 0)
 			goto fail;
 		e->have_ssd = 1;

@@ -11,6 +11,7 @@
 
 #include "tvs/face.h"
 #include "tvs/nn.h"
+#include "tvs/qconv.h"
 
 #define TVS_SSD_INPUT 512
 #define TVS_SSD_ANCHORS 5118
@@ -48,9 +49,16 @@ typedef struct tvs__ssd {
 	tvs_conv box[6], cls[6];
 	float *anchors; /* [5118][4], owned */
 	size_t ws_floats;
+	/* int8 twins of pw[] and of the 1x1 extra[], used instead of them when
+	 * use_int8 (tvs_face_config.int8 on a CPU with VNNI) */
+	tvs_qconv qpw[14], qextra[8];
+	int use_int8;
 } tvs__ssd;
 
 int tvs__ssd_load(tvs__ssd *n, const tvs_nn_model_t *m, int impl);
+/* After tvs__ssd_load: prepare the int8 twins, grow ws_floats for their
+ * scratch and set use_int8. TVS_EUNSUPPORTED without VNNI, TVS_ENOMEM. */
+int tvs__ssd_load_int8(tvs__ssd *n);
 void tvs__ssd_free(tvs__ssd *n);
 /* in512: 512x512x3 on 0..255. boxes [5118][4] (ymin, xmin, ymax, xmax), scores [5118]. */
 void tvs__ssd_forward(const tvs__ssd *n, const float *in512, float *boxes, float *scores, tvs__arena *ws);

@@ -6,6 +6,13 @@
  * The six box/class predictors write straight into the flattened anchor
  * arrays: an NHWC map of A anchors per cell is already in anchor order, so
  * predictor j's output is a slice of the concatenation.
+ *
+ * Opt-in int8 (tvs__ssd_load_int8): the 1x1 convs that read a relu6 output
+ * (backbone pointwise convs 2..13 and the four 1x1 extras, 2.76 of the 3.14
+ * GMACs) get an int8 twin (tvs_qconv, input scale 6/255, no calibration).
+ * pw1 (K = 32) stays fp32: at 256x256x64 float outputs it is bound by
+ * memory, and int8 measured no faster (bench/bench_qconv.c). The fp32
+ * layers stay loaded; predictors, 3x3 and depthwise convs stay fp32.
  */
 #include "face_int.h"
 #include "tvs/error.h"
@@ -39,6 +46,10 @@ void tvs__ssd_free(tvs__ssd *n)
 	}
 	for (int i = 0; i < 8; i++)
 		tvs_conv_free(&n->extra[i]);
+	for (int i = 0; i < 14; i++)
+		tvs_qconv_free(&n->qpw[i]);
+	for (int i = 0; i < 8; i++)
+		tvs_qconv_free(&n->qextra[i]);
 	for (int i = 0; i < 6; i++) {
 		tvs_conv_free(&n->box[i]);
 		tvs_conv_free(&n->cls[i]);
@@ -144,6 +155,34 @@ fail:
 	return rc;
 }
 
+int tvs__ssd_load_int8(tvs__ssd *n)
+{
+	size_t scratch = 0;
+	int rc;
+
+	if (!tvs_qconv_available())
+		return tvs__err(TVS_EUNSUPPORTED, "ssd int8: this CPU has no AVX-512 VNNI");
+	for (int i = 2; i <= 13; i++) {
+		if ((rc = tvs_qconv_init(&n->qpw[i], &n->pw[i])) < 0)
+			goto fail;
+		scratch = smax(scratch, tvs_qconv_scratch_bytes(&n->qpw[i]));
+	}
+	for (int k = 0; k < 8; k += 2) {
+		if ((rc = tvs_qconv_init(&n->qextra[k], &n->extra[k])) < 0)
+			goto fail;
+		scratch = smax(scratch, tvs_qconv_scratch_bytes(&n->qextra[k]));
+	}
+	n->ws_floats += scratch / sizeof(float) + 16;
+	n->use_int8 = 1;
+	return 0;
+fail:
+	for (int i = 0; i < 14; i++)
+		tvs_qconv_free(&n->qpw[i]);
+	for (int i = 0; i < 8; i++)
+		tvs_qconv_free(&n->qextra[i]);
+	return rc;
+}
+
 void tvs__ssd_forward(const tvs__ssd *n, const float *in512, float *boxes, float *scores, tvs__arena *ws)
 {
 	const size_t big = 256 * 256 * 64;
@@ -167,7 +206,10 @@ void tvs__ssd_forward(const tvs__ssd *n, const float *in512, float *boxes, float
 		b = (tvs_tensor){h, h, a.c, bb};
 		tvs_dwconv_forward(&n->dw[i], &a, &b);
 		a = (tvs_tensor){h, h, BB_COUT[i], i == 11 ? b11 : ba};
-		tvs_conv_forward(&n->pw[i], &b, &a, NULL, scratch);
+		if (n->use_int8 && n->qpw[i].wq)
+			tvs_qconv_forward(&n->qpw[i], &b, &a, scratch);
+		else
+			tvs_conv_forward(&n->pw[i], &b, &a, NULL, scratch);
 		if (i == 11) {
 			/* keep conv11 where it is; continue from a copy-free alias */
 			feats[0] = a;
@@ -181,7 +223,10 @@ void tvs__ssd_forward(const tvs__ssd *n, const float *in512, float *boxes, float
 		int oh, ow;
 		tvs_conv_out_size(&n->extra[k], src.h, src.w, &oh, &ow);
 		tvs_tensor dst = {oh, ow, EXTRA[k].cout, bufs[k & 1]};
-		tvs_conv_forward(&n->extra[k], &src, &dst, NULL, scratch);
+		if (n->use_int8 && !(k & 1))
+			tvs_qconv_forward(&n->qextra[k], &src, &dst, scratch);
+		else
+			tvs_conv_forward(&n->extra[k], &src, &dst, NULL, scratch);
 		if (k & 1) {
 			/* keep extra1/3/5/7 for the predictors; move on past them */
 			feats[2 + k / 2] = dst;
