@@ -29,7 +29,8 @@ typedef struct tvs_face_config {
 	int max_faces;         /* most detections kept (default 100) */
 	int align;             /* TVS_ALIGN_* (default FACEAPI) */
 	int conv_impl;         /* TVS_CONV_IMPL_* for every layer (default AUTO) */
-	int flip_average;      /* 1: descriptor = mean of the crop's and its mirror's (default 0) */
+	int flip_average;      /* 1: descriptor = mean of the crop's and its mirror's (default 1;
+	                        * 0 reproduces face-api exactly) */
 	int int8; /* 1: int8 SSD pointwise convs where the CPU has VNNI (default 0) */
 } tvs_face_config;
 

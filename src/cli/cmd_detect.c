@@ -33,8 +33,12 @@ static const char HELP[] =
 	"  --detector ssd|tiny   face detector (default ssd, as face-api)\n"
 	"  --input-size N        tiny detector input size, a multiple of 32 (default 416)\n"
 	"  --min-score X         detection score threshold (default 0.5)\n"
-	"  --align faceapi|rotated  recognition crop (default faceapi: exact parity)\n"
+	"  --align faceapi|rotated  recognition crop (default faceapi)\n"
 	"  --ignore-exif         ignore EXIF orientation (face-api parity)\n"
+	"  --no-flip             do not average each descriptor with its mirror image's\n"
+	"  --parity              face-api's exact pipeline: --align faceapi --no-flip\n"
+	"                        --ignore-exif (what ../shared/faceref/compare.mjs expects)\n"
+	"  --int8                int8 SSD 1x1 convs where the CPU has AVX-512 VNNI\n"
 	"  --threads N           images processed in parallel (default 1)\n"
 	"  --models DIR          model folder (default $TVS_MODELS or models/model)\n"
 	"\n"
@@ -188,6 +192,15 @@ int tvs_cli_detect(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--ignore-exif")) {
 			r.img_opts.ignore_exif = 1;
+		} else if (!strcmp(a, "--no-flip")) {
+			cfg.flip_average = 0;
+		} else if (!strcmp(a, "--parity")) {
+			/* face-api's exact pipeline, for compare.mjs */
+			cfg.flip_average = 0;
+			cfg.align = TVS_ALIGN_FACEAPI;
+			r.img_opts.ignore_exif = 1;
+		} else if (!strcmp(a, "--int8")) {
+			cfg.int8 = 1;
 		} else if (!strcmp(a, "--threads") && v) {
 			if (tvs_cli_parse_threads(v, &threads) < 0)
 				goto usage;

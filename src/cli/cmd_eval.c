@@ -33,6 +33,7 @@
 
 #include "tvs/error.h"
 #include "tvs/face.h"
+#include "tvs/qconv.h"
 #include "tvs/img.h"
 #include "tvs/nn.h"
 #include "tvs/verify_eval.h"
@@ -73,7 +74,8 @@ static const char EVAL_USAGE[] =
 	"  --threads N        worker threads, 1..256 (default: online CPUs)\n"
 	"  --detector D       ssd (default) or tiny\n"
 	"  --align A          faceapi (default) or rotated\n"
-	"  --flip yes|no      average each descriptor with its mirror image's (default no)\n"
+	"  --flip yes|no      average each descriptor with its mirror image's (default yes)\n"
+	"  --int8 yes|no      int8 SSD 1x1 convs where the CPU has AVX-512 VNNI (default no)\n"
 	"  --out FILE         write the JSON there instead of stdout\n"
 	"  --limit-folds K    use only the first K folds (a smoke run; k-fold\n"
 	"                     accuracy needs K >= 2)\n";
@@ -84,8 +86,8 @@ static const char *const PATH_NAME[PATH_COUNT] = {"detected", "retry_min_score_0
 
 typedef struct eval_opts {
 	const char *pairs, *root, *models, *out;
-	const char *threads_s, *detector_s, *align_s, *limit_s, *flip_s;
-	int threads, detector, align, limit_folds, flip;
+	const char *threads_s, *detector_s, *align_s, *limit_s, *flip_s, *int8_s;
+	int threads, detector, align, limit_folds, flip, int8;
 } eval_opts;
 
 typedef struct image_result {
@@ -146,6 +148,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 		{"--pairs", &o->pairs},         {"--root", &o->root},        {"--models", &o->models},
 		{"--threads", &o->threads_s},   {"--detector", &o->detector_s}, {"--align", &o->align_s},
 		{"--out", &o->out},             {"--limit-folds", &o->limit_s}, {"--flip", &o->flip_s},
+		{"--int8", &o->int8_s},
 	};
 	char *end;
 	long v;
@@ -204,6 +207,12 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 			o->flip = 1;
 		else if (strcmp(o->flip_s, "no") != 0)
 			return usage_error("--flip '%s': want yes or no", o->flip_s);
+	}
+	if (o->int8_s) {
+		if (!strcmp(o->int8_s, "yes"))
+			o->int8 = 1;
+		else if (strcmp(o->int8_s, "no") != 0)
+			return usage_error("--int8 '%s': want yes or no", o->int8_s);
 	}
 	if (o->limit_s) {
 		errno = 0;
@@ -555,7 +564,8 @@ static json_t *summary_json(const eval_summary *s)
 	if (o) {
 		jset(o, "detector", json_string(s->o->detector == TVS_DETECTOR_TINY ? "tiny" : "ssd"), &bad);
 		jset(o, "align", json_string(s->o->align == TVS_ALIGN_ROTATED ? "rotated" : "faceapi"), &bad);
-		jset(o, "flip_average", json_boolean(s->o->flip), &bad);
+		jset(o, "flip_average", json_boolean(!s->o->flip_s || s->o->flip), &bad);
+		jset(o, "int8_ssd", json_boolean(s->o->int8 && tvs_qconv_available()), &bad);
 		jset(o, "models", json_string(s->o->models), &bad);
 		jset(o, "threads", json_integer(s->o->threads), &bad);
 		jset(o, "simd_level", json_integer(tvs_cpu_simd_level()), &bad);
@@ -627,7 +637,9 @@ static int describe_all(const eval_opts *o, describe_job *job, double *seconds)
 	cfg.model_dir = o->models;
 	cfg.detector = o->detector;
 	cfg.align = o->align;
-	cfg.flip_average = o->flip;
+	if (o->flip_s)
+		cfg.flip_average = o->flip;
+	cfg.int8 = o->int8;
 	cfg.min_score = (float)RETRY_MIN_SCORE; /* split at PRIMARY_MIN_SCORE afterwards */
 	job->max_faces = cfg.max_faces;
 	rc = tvs_face_engine_create(&engine, &cfg);
