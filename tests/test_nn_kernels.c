@@ -155,6 +155,10 @@ static const conv_case conv_cases[] = {
 	{"2x3/1 same odd kernel", 7, 14, 6, 17, 2, 3, 1, S, 1},
 	{"5x5/1 same", 12, 16, 4, 33, 5, 5, 1, S, 1},
 	{"3x3/1 same 1x1 input cout 1", 1, 1, 3, 1, 3, 3, 1, S, 1},
+	{"3x3/1 same single row, wide", 1, 20, 8, 16, 3, 3, 1, S, 1},
+	{"5x5/1 same 2 rows wide (no interior)", 2, 14, 4, 20, 5, 5, 1, S, 1},
+	{"3x3/2 same even wide (pads 0/1)", 6, 30, 16, 16, 3, 3, 2, S, 1},
+	{"3x3/2 same odd wide (pads 1/1)", 7, 29, 16, 16, 3, 3, 2, S, 1},
 };
 #undef S
 #undef V

@@ -37,21 +37,12 @@ static inline __attribute__((always_inline)) void tile256(const int RX, const in
 	const ptrdiff_t a_px = t->a_px;
 	const int klen = t->klen;
 
-	if (t->acc) {
-		const float *p = t->acc;
+#pragma GCC unroll 3
+	for (int v = 0; v < NB; v++) {
+		__m256 b = _mm256_loadu_ps(t->bias + v * 8);
 #pragma GCC unroll 12
 		for (int r = 0; r < RX; r++)
-#pragma GCC unroll 3
-			for (int v = 0; v < NB; v++)
-				acc[r][v] = _mm256_loadu_ps(p + r * ld + v * 8);
-	} else {
-#pragma GCC unroll 3
-		for (int v = 0; v < NB; v++) {
-			__m256 b = _mm256_loadu_ps(t->bias + v * 8);
-#pragma GCC unroll 12
-			for (int r = 0; r < RX; r++)
-				acc[r][v] = b;
-		}
+			acc[r][v] = b;
 	}
 	for (int ky = 0; ky < t->kh; ky++) {
 		const float *a = t->a + ky * t->a_ky;
@@ -71,15 +62,6 @@ static inline __attribute__((always_inline)) void tile256(const int RX, const in
 		}
 	}
 
-	if (t->partial) {
-		float *p = t->partial;
-#pragma GCC unroll 12
-		for (int r = 0; r < RX; r++)
-#pragma GCC unroll 3
-			for (int v = 0; v < NB; v++)
-				_mm256_storeu_ps(p + r * ld + v * 8, acc[r][v]);
-		return;
-	}
 	const int tail = t->ncols - (NB - 1) * 8;
 	const __m256i m = mask256(tail);
 	float *const y0 = t->y;

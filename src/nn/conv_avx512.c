@@ -36,21 +36,12 @@ static inline __attribute__((always_inline)) void tile512(const int RX, const in
 	const ptrdiff_t a_px = t->a_px;
 	const int klen = t->klen;
 
-	if (t->acc) {
-		const float *p = t->acc;
+#pragma GCC unroll 4
+	for (int v = 0; v < NB; v++) {
+		__m512 b = _mm512_loadu_ps(t->bias + v * 16);
 #pragma GCC unroll 16
 		for (int r = 0; r < RX; r++)
-#pragma GCC unroll 4
-			for (int v = 0; v < NB; v++)
-				acc[r][v] = _mm512_loadu_ps(p + r * ld + v * 16);
-	} else {
-#pragma GCC unroll 4
-		for (int v = 0; v < NB; v++) {
-			__m512 b = _mm512_loadu_ps(t->bias + v * 16);
-#pragma GCC unroll 16
-			for (int r = 0; r < RX; r++)
-				acc[r][v] = b;
-		}
+			acc[r][v] = b;
 	}
 	for (int ky = 0; ky < t->kh; ky++) {
 		const float *a = t->a + ky * t->a_ky;
@@ -70,17 +61,8 @@ static inline __attribute__((always_inline)) void tile512(const int RX, const in
 		}
 	}
 
-	if (t->partial) {
-		float *p = t->partial;
-#pragma GCC unroll 16
-		for (int r = 0; r < RX; r++)
-#pragma GCC unroll 4
-			for (int v = 0; v < NB; v++)
-				_mm512_storeu_ps(p + r * ld + v * 16, acc[r][v]);
-		return;
-	}
 	const int tail = t->ncols - (NB - 1) * 16;
-	const __mmask16 m = tail >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << tail) - 1);
+	const __mmask16 m = (__mmask16)((1u << tail) - 1);
 	float *const y0 = t->y;
 	const float *const res0 = t->res;
 	const ptrdiff_t y_px = t->y_px;
@@ -91,11 +73,16 @@ static inline __attribute__((always_inline)) void tile512(const int RX, const in
 		const float *res = res0 ? res0 + r * y_px : NULL;
 #pragma GCC unroll 4
 		for (int v = 0; v < NB; v++) {
-			const __mmask16 mv = v == NB - 1 ? m : (__mmask16)0xffff;
 			__m512 s = acc[r][v];
-			if (res)
-				s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mv, res + v * 16));
-			_mm512_mask_storeu_ps(y + v * 16, mv, act512(s, act));
+			if (v < NB - 1 || tail == 16) {
+				if (res)
+					s = _mm512_add_ps(s, _mm512_loadu_ps(res + v * 16));
+				_mm512_storeu_ps(y + v * 16, act512(s, act));
+			} else {
+				if (res)
+					s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, res + v * 16));
+				_mm512_mask_storeu_ps(y + v * 16, m, act512(s, act));
+			}
 		}
 	}
 }

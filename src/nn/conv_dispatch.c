@@ -10,13 +10,14 @@
  *           any CPU; OpenBLAS does its own dispatch.
  *   AVX512, direct kernels: this file decides where each register tile reads
  *   AVX2    its input and the per-ISA files run the tiles (kernels_int.h).
- *           Wide outputs read the input in place (or a zero-padded copy of
- *           it when the layer pads), so no im2col traffic; outputs narrower
- *           than a good tile (the recognition net's 8x8, 4x4, 3x3 and 1x1
- *           stages) are flattened through an im2col matrix instead, so one
- *           tile can span several output rows and each weight vector
- *           loaded feeds enough FMAs. That matrix is small exactly when it
- *           is used.
+ *           Wide outputs read the input in place, so there is no im2col
+ *           traffic; only the frame of border outputs whose windows hang
+ *           over the padding goes through im2col, one border line at a
+ *           time. Outputs narrower than a good tile (the recognition net's
+ *           8x8, 4x4, 3x3 and 1x1 stages) are flattened through a full
+ *           im2col matrix instead, so one tile can span several output rows
+ *           and each weight vector loaded feeds enough FMAs. That matrix is
+ *           small exactly when it is used.
  *   REF     the double-precision reference in layers.c.
  *
  * Forward passes never allocate: tvs_conv_scratch_floats() and the forward
@@ -35,8 +36,8 @@
 /* Not declared by every cblas.h; OpenBLAS always exports it. */
 void openblas_set_num_threads(int num_threads);
 
-/* Outputs narrower than this go through im2col in the direct kernels (see the
- * measurements at conv_choose()). */
+/* Outputs narrower than this go through a full im2col matrix in the direct
+ * kernels (measurements at conv_choose()). */
 #define DIRECT_MIN_OW 12
 
 /* ------------------------------------------------------------ packing */
@@ -97,13 +98,30 @@ static int pack_weights(tvs_conv *L)
 
 enum { MODE_MATRIX, MODE_IM2COL, MODE_DIRECT };
 
+/* A DIRECT layer splits its output into the interior, whose receptive
+ * fields lie inside x and which the tiles read in place, and a frame of
+ * border pixels that see padding. The frame goes through im2col one line
+ * (a border row, or a border column of the interior rows) at a time, so
+ * its scratch is one line of receptive fields rather than a padded copy
+ * of the whole input. */
 typedef struct conv_plan {
 	tvs__conv_geom g;
 	int mode;
-	int pad_copy;   /* DIRECT: run on a zero-padded copy of x */
-	int ph, pw;     /* its size */
-	size_t scratch; /* floats */
+	int oy_lo, oy_hi, ox_lo, ox_hi; /* DIRECT: the interior */
+	size_t scratch;                 /* floats */
 } conv_plan;
+
+/* First and one-past-last output index along one axis whose kernel window
+ * [o*s - pad, o*s - pad + k) lies inside [0, in). */
+static void inside_range(int in, int k, int s, int pad, int out, int *lo, int *hi)
+{
+	*lo = (pad + s - 1) / s;
+	*hi = in - k + pad >= 0 ? (in - k + pad) / s + 1 : 0;
+	if (*hi > out)
+		*hi = out;
+	if (*lo > *hi)
+		*lo = *hi = out;
+}
 
 static void plan_of(const tvs_conv *L, int in_h, int in_w, conv_plan *p)
 {
@@ -112,8 +130,6 @@ static void plan_of(const tvs_conv *L, int in_h, int in_w, conv_plan *p)
 	const size_t k = (size_t)L->kh * L->kw * L->cin;
 
 	p->scratch = 0;
-	p->pad_copy = 0;
-	p->ph = in_h, p->pw = in_w;
 	if (L->kh == 1 && L->kw == 1 && L->stride == 1) {
 		p->mode = MODE_MATRIX;
 		return;
@@ -124,16 +140,10 @@ static void plan_of(const tvs_conv *L, int in_h, int in_w, conv_plan *p)
 		return;
 	}
 	p->mode = MODE_DIRECT;
-	int pb = (p->g.oh - 1) * L->stride + L->kh - in_h - p->g.pad_top;
-	int pr = (p->g.ow - 1) * L->stride + L->kw - in_w - p->g.pad_left;
-	pb = pb > 0 ? pb : 0;
-	pr = pr > 0 ? pr : 0;
-	if (p->g.pad_top || p->g.pad_left || pb || pr) {
-		p->pad_copy = 1;
-		p->ph = in_h + p->g.pad_top + pb;
-		p->pw = in_w + p->g.pad_left + pr;
-		p->scratch = (size_t)p->ph * p->pw * L->cin;
-	}
+	inside_range(in_h, L->kh, L->stride, p->g.pad_top, p->g.oh, &p->oy_lo, &p->oy_hi);
+	inside_range(in_w, L->kw, L->stride, p->g.pad_left, p->g.ow, &p->ox_lo, &p->ox_hi);
+	if (p->oy_lo > 0 || p->oy_hi < p->g.oh || p->ox_lo > 0 || p->ox_hi < p->g.ow)
+		p->scratch = (size_t)(p->g.oh > p->g.ow ? p->g.oh : p->g.ow) * k;
 }
 
 size_t tvs_conv_scratch_floats(const tvs_conv *L, int in_h, int in_w)
@@ -146,126 +156,138 @@ size_t tvs_conv_scratch_floats(const tvs_conv *L, int in_h, int in_w)
 	return p.scratch;
 }
 
-/* Row (oy, ox) of the im2col matrix is the receptive field of that output in
- * HWIO order, zeros where it hangs over the edge. */
-static void im2col(const tvs_conv *L, const tvs__conv_geom *g, const tvs_tensor *x, float *a)
+/* Receptive fields of n outputs starting at (oy, ox) and stepping by
+ * (dy, dx), in HWIO order, zeros where they hang over the edge: n rows of
+ * kh*kw*cin floats at a. */
+static void im2col_line(const tvs_conv *L, const tvs__conv_geom *g, const tvs_tensor *x, int oy,
+			int ox, int dy, int dx, int n, float *a)
 {
 	const size_t cin = (size_t)L->cin, krow = (size_t)L->kw * cin;
 
-	for (int oy = 0; oy < g->oh; oy++) {
-		for (int ox = 0; ox < g->ow; ox++) {
-			float *row = a + ((size_t)oy * g->ow + ox) * L->kh * krow;
-			const int ix0 = ox * L->stride - g->pad_left;
-			int lo = ix0 < 0 ? -ix0 : 0;
-			int hi = x->w - ix0 < L->kw ? x->w - ix0 : L->kw;
-			hi = hi > lo ? hi : lo;
-			for (int ky = 0; ky < L->kh; ky++) {
-				float *d = row + ky * krow;
-				const int iy = oy * L->stride - g->pad_top + ky;
-				if (iy < 0 || iy >= x->h || hi == lo) {
-					memset(d, 0, krow * sizeof(float));
-					continue;
-				}
-				memset(d, 0, lo * cin * sizeof(float));
-				memcpy(d + lo * cin, x->d + ((size_t)iy * x->w + ix0 + lo) * cin,
-				       (hi - lo) * cin * sizeof(float));
-				memset(d + hi * cin, 0, (L->kw - hi) * cin * sizeof(float));
+	for (int i = 0; i < n; i++, oy += dy, ox += dx) {
+		float *row = a + (size_t)i * L->kh * krow;
+		const int ix0 = ox * L->stride - g->pad_left;
+		const int lo = ix0 < 0 ? -ix0 : 0;
+		int hi = x->w - ix0 < L->kw ? x->w - ix0 : L->kw;
+		hi = hi > lo ? hi : lo;
+		for (int ky = 0; ky < L->kh; ky++) {
+			float *d = row + ky * krow;
+			const int iy = oy * L->stride - g->pad_top + ky;
+			if (iy < 0 || iy >= x->h || hi == lo) {
+				memset(d, 0, krow * sizeof(float));
+				continue;
 			}
+			memset(d, 0, lo * cin * sizeof(float));
+			memcpy(d + lo * cin, x->d + ((size_t)iy * x->w + ix0 + lo) * cin,
+			       (hi - lo) * cin * sizeof(float));
+			memset(d + hi * cin, 0, (L->kw - hi) * cin * sizeof(float));
 		}
 	}
 }
 
-static void pad_copy(const tvs_tensor *x, const conv_plan *p, float *d)
+/* The whole output in raster order: the im2col matrix [oh*ow][K]. */
+static void im2col(const tvs_conv *L, const tvs__conv_geom *g, const tvs_tensor *x, float *a)
 {
-	const size_t c = (size_t)x->c, row = (size_t)p->pw * c;
-	const int pl = p->g.pad_left, pr = p->pw - x->w - pl;
+	const size_t k = (size_t)L->kh * L->kw * L->cin;
 
-	for (int py = 0; py < p->ph; py++, d += row) {
-		const int iy = py - p->g.pad_top;
-		if (iy < 0 || iy >= x->h) {
-			memset(d, 0, row * sizeof(float));
-			continue;
-		}
-		memset(d, 0, pl * c * sizeof(float));
-		memcpy(d + pl * c, x->d + (size_t)iy * x->w * c, x->w * c * sizeof(float));
-		memset(d + (pl + x->w) * c, 0, pr * c * sizeof(float));
-	}
+	for (int oy = 0; oy < g->oh; oy++)
+		im2col_line(L, g, x, oy, 0, 0, 1, g->ow, a + (size_t)oy * g->ow * k);
 }
 
 /* ------------------------------------------------------------ direct */
 
-/* n pixels in tiles of at most rmax, as even as possible: 35 at 12 is
- * 12+12+11, not 12+12+11 with a 1-wide leftover. */
-static void run_tiles(const tvs__conv_isa *isa, int nb, int n, int rmax, tvs__tile *t,
-		      ptrdiff_t a_step, ptrdiff_t y_step)
-{
-	const int nt = (n + rmax - 1) / rmax, base = n / nt, extra = n % nt;
-	const float *a = t->a;
-	float *y = t->y;
-	const float *res = t->res;
+typedef struct direct_ctx {
+	const tvs__conv_isa *isa;
+	const tvs_conv *L;
+	pack_geom pg;
+	const tvs_tensor *x, *res;
+	tvs_tensor *y;
+} direct_ctx;
 
-	for (int i = 0; i < nt; i++) {
-		const int rx = base + (i < extra);
-		isa->tile(rx, nb, t);
-		t->a += rx * a_step;
-		t->y += rx * y_step;
-		if (t->res)
-			t->res += rx * y_step;
+/* n output pixels, the first at output offset o (floats), y_px floats
+ * apart, whose inputs start at a, a_px floats apart, for every cout block.
+ * Tiles are at most rx_max wide and as even as possible (25 at 12 is 9+8+8,
+ * not 12+12+1): a narrow tile has too few FMA chains to hide latency. */
+static void run_pixels(const direct_ctx *c, tvs__tile *t, const float *a, ptrdiff_t a_px, size_t o,
+		       ptrdiff_t y_px, int n)
+{
+	const pack_geom *pg = &c->pg;
+	const int cout = c->L->cout;
+
+	if (n <= 0)
+		return;
+	t->a_px = a_px;
+	t->y_px = y_px;
+	for (int b = 0; b < pg->nblocks; b++) {
+		const int col0 = b * pg->nb * pg->vec;
+		const int nbb = pg->nvec - b * pg->nb < pg->nb ? pg->nvec - b * pg->nb : pg->nb;
+		const int rmax = c->isa->rx_max[nbb];
+		const int nt = (n + rmax - 1) / rmax, base = n / nt, extra = n % nt;
+		t->w = c->L->wpack + pg->bias_floats + b * pg->block_floats;
+		t->bias = c->L->wpack + col0;
+		t->ncols = cout - col0 < nbb * pg->vec ? cout - col0 : nbb * pg->vec;
+		t->a = a;
+		t->y = c->y->d + o + col0;
+		t->res = c->res ? c->res->d + o + col0 : NULL;
+		for (int i = 0; i < nt; i++) {
+			const int rx = base + (i < extra);
+			c->isa->tile(rx, nbb, t);
+			t->a += rx * a_px;
+			t->y += rx * y_px;
+			if (t->res)
+				t->res += rx * y_px;
+		}
 	}
-	t->a = a, t->y = y, t->res = res;
+}
+
+/* Border outputs (oy, ox) + i*(dy, dx), i < n, through im2col. */
+static void run_line(const direct_ctx *c, const conv_plan *p, int oy, int ox, int dy, int dx, int n,
+		     float *scratch)
+{
+	const int cout = c->L->cout, k = (int)c->pg.k;
+	tvs__tile t = {.kh = 1, .klen = k, .act = c->L->act};
+
+	if (n <= 0)
+		return;
+	im2col_line(c->L, &p->g, c->x, oy, ox, dy, dx, n, scratch);
+	run_pixels(c, &t, scratch, k, ((size_t)oy * p->g.ow + ox) * cout,
+		   ((ptrdiff_t)dy * p->g.ow + dx) * cout, n);
 }
 
 static void forward_direct(const tvs_conv *L, const conv_plan *p, const tvs_tensor *x, tvs_tensor *y,
 			   const tvs_tensor *res, float *scratch)
 {
-	const tvs__conv_isa *isa = isa_of(L->impl);
-	const int cout = L->cout, s = L->stride;
-	pack_geom pg;
-	const float *src = x->d;
-	ptrdiff_t rowpitch = (ptrdiff_t)x->w * L->cin;
+	direct_ctx c = {.isa = isa_of(L->impl), .L = L, .x = x, .y = y, .res = res};
+	const int cout = L->cout, s = L->stride, k = L->kh * L->kw * L->cin;
+	const int oh = p->g.oh, ow = p->g.ow;
 
-	pack_geom_of(isa, L, &pg);
-	if (p->mode == MODE_IM2COL) {
-		im2col(L, &p->g, x, scratch);
-		src = scratch;
-	} else if (p->pad_copy) {
-		pad_copy(x, p, scratch);
-		src = scratch;
-		rowpitch = (ptrdiff_t)p->pw * L->cin;
-	}
-	for (int b = 0; b < pg.nblocks; b++) {
-		const int col0 = b * pg.nb * pg.vec;
-		const int nbb = pg.nvec - b * pg.nb < pg.nb ? pg.nvec - b * pg.nb : pg.nb;
-		tvs__tile t = {
-			.w = L->wpack + pg.bias_floats + b * pg.block_floats,
-			.bias = L->wpack + col0,
-			.y_px = cout,
-			.act = L->act,
-			.ncols = cout - col0 < nbb * pg.vec ? cout - col0 : nbb * pg.vec,
-		};
-		const int rmax = isa->rx_max[nbb];
-		if (p->mode != MODE_DIRECT) {
-			t.a = src;
-			t.a_px = (ptrdiff_t)pg.k;
-			t.kh = 1;
-			t.klen = (int)pg.k;
-			t.y = y->d + col0;
-			t.res = res ? res->d + col0 : NULL;
-			run_tiles(isa, nbb, p->g.oh * p->g.ow, rmax, &t, t.a_px, cout);
-			continue;
+	pack_geom_of(c.isa, L, &c.pg);
+	if (p->mode == MODE_MATRIX || p->mode == MODE_IM2COL) {
+		tvs__tile t = {.kh = 1, .klen = k, .act = L->act};
+		const float *a = x->d;
+		if (p->mode == MODE_IM2COL) {
+			im2col(L, &p->g, x, scratch);
+			a = scratch;
 		}
-		t.a_px = (ptrdiff_t)s * L->cin;
-		t.a_ky = rowpitch;
-		t.kh = L->kh;
-		t.klen = L->kw * L->cin;
-		for (int oy = 0; oy < p->g.oh; oy++) {
-			const size_t o = (size_t)oy * p->g.ow * cout + col0;
-			t.a = src + (ptrdiff_t)oy * s * rowpitch;
-			t.y = y->d + o;
-			t.res = res ? res->d + o : NULL;
-			run_tiles(isa, nbb, p->g.ow, rmax, &t, t.a_px, cout);
-		}
+		run_pixels(&c, &t, a, k, 0, cout, oh * ow);
+		return;
 	}
+
+	const ptrdiff_t xrow = (ptrdiff_t)x->w * L->cin;
+	tvs__tile t = {.kh = L->kh, .klen = L->kw * L->cin, .a_ky = xrow, .act = L->act};
+	for (int oy = 0; oy < p->oy_lo; oy++)
+		run_line(&c, p, oy, 0, 0, 1, ow, scratch);
+	for (int oy = p->oy_lo; oy < p->oy_hi; oy++) {
+		const int iy = oy * s - p->g.pad_top, ix = p->ox_lo * s - p->g.pad_left;
+		run_pixels(&c, &t, x->d + iy * xrow + (ptrdiff_t)ix * L->cin, (ptrdiff_t)s * L->cin,
+			   ((size_t)oy * ow + p->ox_lo) * cout, cout, p->ox_hi - p->ox_lo);
+	}
+	for (int ox = 0; ox < p->ox_lo; ox++)
+		run_line(&c, p, p->oy_lo, ox, 1, 0, p->oy_hi - p->oy_lo, scratch);
+	for (int ox = p->ox_hi; ox < ow; ox++)
+		run_line(&c, p, p->oy_lo, ox, 1, 0, p->oy_hi - p->oy_lo, scratch);
+	for (int oy = p->oy_hi; oy < oh; oy++)
+		run_line(&c, p, oy, 0, 0, 1, ow, scratch);
 }
 
 /* ------------------------------------------------------------ GEMM */
@@ -341,16 +363,39 @@ static void blas_single_thread(void)
 	openblas_set_num_threads(1);
 }
 
-/* The fastest implementation on this CPU for the layer's shape.
- * TODO(measurements): filled in from bench/bench_kernels. */
-static int conv_choose(const tvs_conv *L, int level)
+/* The implementation AUTO picks, from bench/bench_kernels on the dev box
+ * (AMD Zen 5, 1 thread, zmm FMA peak 263 GFLOP/s, ymm 129; GFLOP/s as
+ * avx512 / avx2 / gemm, each the median over 5 rounds):
+ *
+ *   recognition 7x7/2 150x150x3>32     247 / 125 /  75
+ *   recognition 3x3 35x35x32>32        237 / 116 /  94
+ *   recognition 3x3 17x17x64>64        246 / 120 / 110
+ *   recognition 3x3 8x8x128>128        243 / 124 / 112
+ *   recognition 3x3 4x4x256>256        248 / 126 /  95
+ *   SSD 3x3/2 512x512x3>32             207 / 120 /  46
+ *   SSD 1x1 256x256x32>64              212 / 118 /  88
+ *   SSD 1x1 32x32x512>512              244 / 122 / 121
+ *   SSD 1x1 16x16x1024>1024            248 / 124 / 119
+ *   SSD 1x1 32x32x512>12 (box)         133 /  93 /  69
+ *   whole recognition net              240 / 120 /  94
+ *   whole SSD, dense layers            241 / 122 / 111
+ *
+ * The direct kernel of the widest ISA wins every layer shape of the four
+ * nets, and AVX2 direct beats OpenBLAS's AVX2 sgemm on every one as well
+ * (im2col traffic, and an epilogue pass that the direct kernels fuse), so
+ * the rule is by ISA alone. Within the direct kernels, the im2col-versus-
+ * in-place choice (DIRECT_MIN_OW) was measured the same way: at ow = 35,
+ * 17 and 12 in place is faster (243 vs 181, 247 vs 228, 243 vs 227), at
+ * ow <= 4 im2col is (245 vs 135), and ow = 8 is a draw within 4%. Without
+ * AVX2, OpenBLAS sgemm (which has its own CPU dispatch) runs: it is 20-80x
+ * faster than the double-precision reference, which is for tests only. */
+static int conv_choose(int level)
 {
-	(void)L;
 	if (level >= 2)
 		return TVS_CONV_IMPL_AVX512;
 	if (level >= 1)
 		return TVS_CONV_IMPL_AVX2;
-	return TVS_CONV_IMPL_REF;
+	return TVS_CONV_IMPL_GEMM;
 }
 
 int tvs__conv_prepare(tvs_conv *L)
@@ -363,7 +408,7 @@ int tvs__conv_prepare(tvs_conv *L)
 		return tvs__err(TVS_EINVAL, "conv: unknown implementation %d", impl);
 	if (impl == TVS_CONV_IMPL_AUTO || (impl == TVS_CONV_IMPL_AVX512 && level < 2) ||
 	    (impl == TVS_CONV_IMPL_AVX2 && level < 1))
-		impl = conv_choose(L, level);
+		impl = conv_choose(level);
 	L->impl = impl;
 	free(L->wpack);
 	L->wpack = NULL;
@@ -393,6 +438,16 @@ void tvs_conv_forward(const tvs_conv *L, const tvs_tensor *x, tvs_tensor *y, con
 
 /* ------------------------------------------------------------ depthwise */
 
+/* Depthwise layers are bound by memory, not FMAs, and the AVX-512 kernel
+ * (32 channels per step) wins on every depthwise shape of the nets but one
+ * kind: stride 2 over a large map with few channels, where the AVX2 kernel's
+ * 8-channel steps keep fewer cache lines in flight. Zen 5, median of
+ * alternating runs, GFLOP/s avx512 vs avx2:
+ *   256x256x64 s2  23-26 vs 30-35      128x128x128 s2  41-43 vs 39-41
+ *   256x256x32 s1  56-59 vs 55-61      128x128x128 s1  59 vs 58-60
+ *   64x64x256 s1   71-73 vs 59-62      32x32x512 s1    67 vs 48
+ *   16x16x1024 s1  58 vs 27
+ * so AUTO takes AVX2 for stride 2 with at most 64 channels. */
 int tvs__dwconv_prepare(tvs_dwconv *L)
 {
 	const int level = tvs_cpu_simd_level();
@@ -405,7 +460,12 @@ int tvs__dwconv_prepare(tvs_dwconv *L)
 	if ((L->impl == TVS_CONV_IMPL_AVX512 && level >= 2) ||
 	    (L->impl == TVS_CONV_IMPL_AVX2 && level >= 1) || L->impl == TVS_CONV_IMPL_REF)
 		return 0;
-	L->impl = level >= 2 ? TVS_CONV_IMPL_AVX512 : level >= 1 ? TVS_CONV_IMPL_AVX2 : TVS_CONV_IMPL_REF;
+	if (level >= 2 && !(L->stride == 2 && L->c <= 64))
+		L->impl = TVS_CONV_IMPL_AVX512;
+	else if (level >= 1)
+		L->impl = TVS_CONV_IMPL_AVX2;
+	else
+		L->impl = TVS_CONV_IMPL_REF;
 	return 0;
 }
 

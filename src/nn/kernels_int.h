@@ -8,9 +8,10 @@
  * each. klen is kw*cin because, in NHWC, the kw taps of one kernel row of one
  * output pixel are kw*cin consecutive floats of the input, and the HWIO filter
  * has the same order. The driver only decides where those floats live (the
- * input itself, a zero-padded copy, or an im2col matrix) and the kernels never
- * see padding, strides or image edges. The bias/residual/activation epilogue
- * runs on the registers before the single store.
+ * input itself, or rows of an im2col matrix for outputs that see padding or
+ * are too narrow for a row of tiles), so the kernels never see padding,
+ * strides or image edges. The bias/residual/activation epilogue runs on the
+ * registers before the single store of each output vector.
  *
  * Packed weights (tvs_conv.wpack), for vector width V and NB vectors per
  * block:
@@ -38,13 +39,11 @@ typedef struct tvs__tile {
 	int kh, klen;      /* kernel rows; contiguous floats per kernel row */
 	const float *w;    /* packed block, [kh*klen][nb*V] */
 	const float *bias; /* [nb*V] for this block */
-	const float *acc;  /* partial sums [RX][nb*V] to start from, or NULL: bias */
 	float *y;          /* output of the first pixel at the block's 1st channel */
-	ptrdiff_t y_px;    /* floats between output pixels */
-	const float *res;  /* residual, laid out like y, or NULL */
-	int act;           /* TVS_ACT_*; ignored when partial is set */
+	ptrdiff_t y_px;    /* floats between output pixels (cout, or a row apart) */
+	const float *res;  /* residual, laid out like y, or NULL; may equal y */
+	int act;           /* TVS_ACT_* */
 	int ncols;         /* valid channels in this block, 1..nb*V */
-	float *partial;    /* if set: store raw sums [RX][nb*V] here, not to y */
 } tvs__tile;
 
 /* Per-ISA kernel table. rx_max[nb] is the widest tile for nb vectors. */
