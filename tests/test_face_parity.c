@@ -160,6 +160,7 @@ static tvs_face_engine_t *engine(int detector)
 	cfg.model_dir = MODELS;
 	cfg.detector = detector;
 	cfg.flip_average = 0; /* face-api's exact pipeline */
+	cfg.int8 = 0;
 	int rc = tvs_face_engine_create(&e, &cfg);
 	if (rc < 0)
 		fail_msg("engine: %s", tvs_errmsg());

@@ -36,9 +36,9 @@ static const char HELP[] =
 	"  --align faceapi|rotated  recognition crop (default faceapi)\n"
 	"  --ignore-exif         ignore EXIF orientation (face-api parity)\n"
 	"  --no-flip             do not average each descriptor with its mirror image's\n"
-	"  --parity              face-api's exact pipeline: --align faceapi --no-flip\n"
+	"  --parity              face-api's exact pipeline: --align faceapi --no-flip --fp32\n"
 	"                        --ignore-exif (what ../shared/faceref/compare.mjs expects)\n"
-	"  --int8                int8 SSD 1x1 convs where the CPU has AVX-512 VNNI\n"
+	"  --fp32                fp32 detector even where the CPU has AVX-512 VNNI (int8)\n"
 	"  --threads N           images processed in parallel (default 1)\n"
 	"  --models DIR          model folder (default $TVS_MODELS or models/model)\n"
 	"\n"
@@ -197,10 +197,11 @@ int tvs_cli_detect(int argc, char **argv)
 		} else if (!strcmp(a, "--parity")) {
 			/* face-api's exact pipeline, for compare.mjs */
 			cfg.flip_average = 0;
+			cfg.int8 = 0;
 			cfg.align = TVS_ALIGN_FACEAPI;
 			r.img_opts.ignore_exif = 1;
-		} else if (!strcmp(a, "--int8")) {
-			cfg.int8 = 1;
+		} else if (!strcmp(a, "--fp32")) {
+			cfg.int8 = 0;
 		} else if (!strcmp(a, "--threads") && v) {
 			if (tvs_cli_parse_threads(v, &threads) < 0)
 				goto usage;

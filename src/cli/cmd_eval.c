@@ -75,7 +75,7 @@ static const char EVAL_USAGE[] =
 	"  --detector D       ssd (default) or tiny\n"
 	"  --align A          faceapi (default) or rotated\n"
 	"  --flip yes|no      average each descriptor with its mirror image's (default yes)\n"
-	"  --int8 yes|no      int8 SSD 1x1 convs where the CPU has AVX-512 VNNI (default no)\n"
+	"  --int8 yes|no      int8 SSD 1x1 convs where the CPU has AVX-512 VNNI (default yes)\n"
 	"  --out FILE         write the JSON there instead of stdout\n"
 	"  --limit-folds K    use only the first K folds (a smoke run; k-fold\n"
 	"                     accuracy needs K >= 2)\n";
@@ -565,7 +565,7 @@ static json_t *summary_json(const eval_summary *s)
 		jset(o, "detector", json_string(s->o->detector == TVS_DETECTOR_TINY ? "tiny" : "ssd"), &bad);
 		jset(o, "align", json_string(s->o->align == TVS_ALIGN_ROTATED ? "rotated" : "faceapi"), &bad);
 		jset(o, "flip_average", json_boolean(!s->o->flip_s || s->o->flip), &bad);
-		jset(o, "int8_ssd", json_boolean(s->o->int8 && tvs_qconv_available()), &bad);
+		jset(o, "int8_ssd", json_boolean((!s->o->int8_s || s->o->int8) && tvs_qconv_available()), &bad);
 		jset(o, "models", json_string(s->o->models), &bad);
 		jset(o, "threads", json_integer(s->o->threads), &bad);
 		jset(o, "simd_level", json_integer(tvs_cpu_simd_level()), &bad);
@@ -639,7 +639,8 @@ static int describe_all(const eval_opts *o, describe_job *job, double *seconds)
 	cfg.align = o->align;
 	if (o->flip_s)
 		cfg.flip_average = o->flip;
-	cfg.int8 = o->int8;
+	if (o->int8_s)
+		cfg.int8 = o->int8;
 	cfg.min_score = (float)RETRY_MIN_SCORE; /* split at PRIMARY_MIN_SCORE afterwards */
 	job->max_faces = cfg.max_faces;
 	rc = tvs_face_engine_create(&engine, &cfg);

@@ -49,6 +49,9 @@ void tvs_face_default_config(tvs_face_config *c)
 	/* +0.7 points of LFW 10-fold accuracy for one more recognition pass
 	 * per face; see the note on issue 2 */
 	c->flip_average = 1;
+	/* int8 SSD 1x1 convs where VNNI exists: 2x faster detection, LFW
+	 * accuracy unchanged within 0.1 points (note on issue 2) */
+	c->int8 = 1;
 }
 
 void tvs_face_engine_destroy(tvs_face_engine_t *e)
