@@ -2,7 +2,8 @@
  * Face-engine benchmark on the demo photos.
  *
  * Prints the median ms per stage (decode, detect, landmarks, recognition) on
- * one thread and the throughput with all threads, the forward time of each
+ * one thread, for face-api's exact pipeline and for tvs's default (int8 SSD,
+ * mirror-averaged descriptors), the throughput with one and all threads, the forward time of each
  * network on its native input with the fraction of this core's measured FMA
  * peak it reaches, and writes the same figures as JSON (argv[1]) for
  * scripts/bench.sh to set against face-api's harness run in the same script.
@@ -12,6 +13,7 @@
 #include "tvs/error.h"
 #include "tvs/face.h"
 #include "tvs/nn.h"
+#include "tvs/qconv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +50,12 @@ static int run_image(tvs_face_ctx_t *ctx, const char *path, tvs_face *faces, str
 
 	tvs_img_default_opts(&io);
 	io.ignore_exif = 1;
-	double t0 = bench_now_s();
+	double t0 = now();
 	rc = tvs_img_read_file(path, &io, &img);
-	double t1 = bench_now_s();
+	double t1 = now();
 	if (rc == 0)
 		rc = tvs_face_analyze(ctx, &img, faces, MAXF, &n, &t);
-	double t2 = bench_now_s();
+	double t2 = now();
 	tvs_image_free(&img);
 	if (rc < 0)
 		return rc;
@@ -83,6 +85,90 @@ static void par_task(void *arg, int task, int worker)
 		p->err = 1;
 }
 
+/* Per-stage medians over REPS runs of each photo on one thread; prints a
+ * table and appends the per-photo figures to js (if open) as "key":[...]. */
+static int stage_table(tvs_face_ctx_t *ctx, tvs_face *faces, const char **paths, const char *label,
+		       FILE *js, const char *key, double sum[5])
+{
+	static double per[NIMG][5][REPS];
+	int nfaces[NIMG];
+	struct stage_ms s;
+
+	for (int i = 0; i < NIMG; i++) /* warm-up */
+		if (run_image(ctx, paths[i], faces, &s, &nfaces[i]) < 0) {
+			fprintf(stderr, "bench_face: %s: %s\n", paths[i], tvs_errmsg());
+			return -1;
+		}
+	for (int r = 0; r < REPS; r++)
+		for (int i = 0; i < NIMG; i++) {
+			run_image(ctx, paths[i], faces, &s, &nfaces[i]);
+			per[i][0][r] = s.decode, per[i][1][r] = s.detect, per[i][2][r] = s.landmarks;
+			per[i][3][r] = s.recognition, per[i][4][r] = s.total;
+		}
+	printf("\n%s: one thread, median of %d runs per photo (ms)\n", label, REPS);
+	printf("| photo | faces | decode | detect | landmarks | recognition | total |\n|---|---|---|---|---|---|---|\n");
+	if (js)
+		fprintf(js, "\"%s\":[", key);
+	memset(sum, 0, 5 * sizeof(double));
+	for (int i = 0; i < NIMG; i++) {
+		double m[5];
+		for (int k = 0; k < 5; k++) {
+			m[k] = median(per[i][k], REPS);
+			sum[k] += m[k];
+		}
+		printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", paths[i] + 12, nfaces[i], m[0], m[1], m[2],
+		       m[3], m[4]);
+		if (js)
+			fprintf(js, "%s{\"path\":\"%s\",\"faces\":%d,\"decode\":%.3f,\"detect\":%.3f,\"landmarks\":%.3f,"
+				    "\"recognition\":%.3f,\"total\":%.3f}",
+				i ? "," : "", paths[i] + 7, nfaces[i], m[0], m[1], m[2], m[3], m[4]);
+	}
+	if (js)
+		fprintf(js, "],");
+	printf("| all six | | %.1f | %.1f | %.1f | %.1f | %.1f |\n", sum[0], sum[1], sum[2], sum[3], sum[4]);
+	return 0;
+}
+
+/* Images per second through the whole pipeline, decode included, with one
+ * context per pool worker. */
+static double throughput(tvs_face_ctx_t **ctx, tvs_face *faces, const char **paths, int nthreads)
+{
+	tvs_pool_t *pool = NULL;
+	struct par p = {ctx, faces, paths, 0};
+	int ntask = NIMG * 4;
+	double best = 1e30;
+
+	if (tvs_pool_create(&pool, nthreads) < 0)
+		return 0;
+	tvs_pool_run(pool, NIMG, par_task, &p); /* warm-up */
+	for (int r = 0; r < 3; r++) {
+		double t0 = now();
+		tvs_pool_run(pool, ntask, par_task, &p);
+		double dt = now() - t0;
+		best = dt < best ? dt : best;
+	}
+	tvs_pool_destroy(pool);
+	return p.err ? 0 : ntask / best;
+}
+
+static int make_engine(tvs_face_engine_t **e, const char *models, int detector, int exact)
+{
+	tvs_face_config cfg;
+
+	tvs_face_default_config(&cfg);
+	cfg.model_dir = models;
+	cfg.detector = detector;
+	if (exact) {
+		cfg.flip_average = 0;
+		cfg.int8 = 0;
+	}
+	if (tvs_face_engine_create(e, &cfg) < 0) {
+		fprintf(stderr, "bench_face: %s\n", tvs_errmsg());
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *json_out = argc > 1 ? argv[1] : NULL;
@@ -90,133 +176,90 @@ int main(int argc, char **argv)
 	const char *paths[NIMG] = {"models/demo/sample1.jpg", "models/demo/sample2.jpg", "models/demo/sample3.jpg",
 				   "models/demo/sample4.jpg", "models/demo/sample5.jpg", "models/demo/sample6.jpg"};
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	tvs_face_config cfg;
-	tvs_face_engine_t *eng = NULL, *tiny = NULL;
-	tvs_face_ctx_t **ctx;
+	tvs_face_engine_t *exact = NULL, *deflt = NULL, *tiny = NULL;
+	tvs_face_ctx_t **cx, **cd, *ct = NULL;
 	tvs_face *faces;
-	static double per[NIMG][5][REPS];
-	int nfaces[NIMG];
+	double sx[5], sd[5];
 
 	if (ncpu < 1)
 		ncpu = 1;
-	tvs_face_default_config(&cfg);
-	cfg.model_dir = models;
-	if (tvs_face_engine_create(&eng, &cfg) < 0) {
-		fprintf(stderr, "bench_face: %s\n", tvs_errmsg());
+	if (make_engine(&exact, models, TVS_DETECTOR_SSD, 1) < 0 || make_engine(&deflt, models, TVS_DETECTOR_SSD, 0) < 0 ||
+	    make_engine(&tiny, models, TVS_DETECTOR_TINY, 1) < 0)
 		return 1;
-	}
-	cfg.detector = TVS_DETECTOR_TINY;
-	if (tvs_face_engine_create(&tiny, &cfg) < 0) {
-		fprintf(stderr, "bench_face: %s\n", tvs_errmsg());
-		return 1;
-	}
-	ctx = calloc((size_t)ncpu, sizeof(*ctx));
+	cx = calloc((size_t)ncpu, sizeof(*cx));
+	cd = calloc((size_t)ncpu, sizeof(*cd));
 	faces = calloc((size_t)ncpu * MAXF, sizeof(*faces));
 	for (int w = 0; w < ncpu; w++)
-		if (tvs_face_ctx_create(&ctx[w], eng) < 0) {
+		if (tvs_face_ctx_create(&cx[w], exact) < 0 || tvs_face_ctx_create(&cd[w], deflt) < 0) {
 			fprintf(stderr, "bench_face: %s\n", tvs_errmsg());
 			return 1;
 		}
+	if (tvs_face_ctx_create(&ct, tiny) < 0)
+		return 1;
 
 	int level = tvs_cpu_simd_level();
 	double peak = bench_fma_peak_gflops(level);
-	printf("fp32 FMA peak of one core (%s, 16 independent chains): %.1f GFLOP/s\n",
-	       level >= 2 ? "AVX-512" : "AVX2", peak);
+	printf("fp32 FMA peak of one core (%s, best of many short trials): %.1f GFLOP/s\n",
+	       level >= 2 ? "zmm" : "ymm", peak);
+	printf("int8 SSD path: %s\n", tvs_qconv_available() ? "AVX-512 VNNI" : "unavailable (fp32)");
 
-	/* ---- one thread, stage by stage ---- */
-	struct stage_ms s;
-	for (int i = 0; i < NIMG; i++) /* warm-up */
-		run_image(ctx[0], paths[i], faces, &s, &nfaces[i]);
-	for (int r = 0; r < REPS; r++)
-		for (int i = 0; i < NIMG; i++) {
-			if (run_image(ctx[0], paths[i], faces, &s, &nfaces[i]) < 0) {
-				fprintf(stderr, "bench_face: %s: %s\n", paths[i], tvs_errmsg());
-				return 1;
-			}
-			per[i][0][r] = s.decode, per[i][1][r] = s.detect, per[i][2][r] = s.landmarks;
-			per[i][3][r] = s.recognition, per[i][4][r] = s.total;
-		}
-	static const char *SN[5] = {"decode", "detect", "landmarks", "recognition", "total"};
-	double sum[5] = {0};
-	printf("\none thread, median of %d runs per image (ms):\n", REPS);
-	printf("| image | faces | decode | detect | landmarks | recognition | total |\n|---|---|---|---|---|---|---|\n");
 	FILE *js = json_out ? fopen(json_out, "w") : NULL;
 	if (js)
-		fprintf(js, "{\"peak_gflops\":%.2f,\"images\":[", peak);
-	for (int i = 0; i < NIMG; i++) {
-		double m[5];
-		for (int k = 0; k < 5; k++) {
-			m[k] = median(per[i][k], REPS);
-			sum[k] += m[k];
-		}
-		printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", paths[i] + 12, nfaces[i], m[0], m[1], m[2], m[3],
-		       m[4]);
-		if (js)
-			fprintf(js, "%s{\"path\":\"%s\",\"faces\":%d,\"decode\":%.3f,\"detect\":%.3f,\"landmarks\":%.3f,"
-				    "\"recognition\":%.3f,\"total\":%.3f}",
-				i ? "," : "", paths[i] + 7, nfaces[i], m[0], m[1], m[2], m[3], m[4]);
-	}
-	printf("| all six | | %.1f | %.1f | %.1f | %.1f | %.1f |\n", sum[0], sum[1], sum[2], sum[3], sum[4]);
-	(void)SN;
+		fprintf(js, "{\"peak_gflops\":%.2f,", peak);
+	if (stage_table(cx[0], faces, paths, "face-api's pipeline (fp32, no mirror: the same work as face-api)", js,
+			"images", sx) < 0 ||
+	    stage_table(cd[0], faces, paths, "tvs default (int8 SSD where VNNI exists, mirror-averaged descriptors)",
+			js, "images_default", sd) < 0)
+		return 1;
 
-	/* ---- all threads: throughput ---- */
-	tvs_pool_t *pool = NULL;
-	double tput1 = NIMG / (sum[4] / 1e3), tputn = 0;
-	if (tvs_pool_create(&pool, ncpu) == 0) {
-		struct par p = {ctx, faces, paths, 0};
-		int ntask = NIMG * 4;
-		tvs_pool_run(pool, NIMG, par_task, &p); /* warm-up */
-		double best = 1e30;
-		for (int r = 0; r < 3; r++) {
-			double t0 = bench_now_s();
-			tvs_pool_run(pool, ntask, par_task, &p);
-			double dt = bench_now_s() - t0;
-			best = dt < best ? dt : best;
-		}
-		tputn = ntask / best;
-		tvs_pool_destroy(pool);
-	}
-	printf("\nthroughput, whole pipeline with decode: 1 thread %.1f images/s; %d threads %.1f images/s "
-	       "(%.2fx)\n",
-	       tput1, ncpu, tputn, tputn / tput1);
+	double t1x = throughput(cx, faces, paths, 1), tnx = throughput(cx, faces, paths, ncpu);
+	double t1d = throughput(cd, faces, paths, 1), tnd = throughput(cd, faces, paths, ncpu);
+	printf("\nthroughput, whole pipeline with decode (images/s):\n");
+	printf("| pipeline | 1 thread | %d threads | scaling |\n|---|---|---|---|\n", ncpu);
+	printf("| face-api's | %.1f | %.1f | %.2fx |\n", t1x, tnx, tnx / t1x);
+	printf("| tvs default | %.1f | %.1f | %.2fx |\n", t1d, tnd, tnd / t1d);
 
 	/* ---- each network on its native input ---- */
 	static const struct {
 		const char *name;
 		int size;
 		double macs;
-	} NETS[4] = {{"recognition", 150, 270854144.0},
+	} NETS[5] = {{"recognition", 150, 270854144.0},
 		     {"landmarks", 112, 51571840.0},
 		     {"ssd_mobilenetv1", 512, 3143007488.0},
+		     {"ssd_mobilenetv1_int8", 512, 3143007488.0},
 		     {"tiny_face_detector", 416, 198760528.0}};
 	size_t maxin = 512 * 512 * 3;
 	float *in = malloc(maxin * sizeof(float)), *o1 = malloc(5118 * 4 * sizeof(float));
 	float *o2 = malloc(5118 * sizeof(float));
-	tvs_face_ctx_t *tctx = NULL;
-	tvs_face_ctx_create(&tctx, tiny);
 	srand(42);
 	for (size_t i = 0; i < maxin; i++)
 		in[i] = (float)(rand() % 256);
 	printf("\nnetworks on one thread, median of 15 runs on a random input:\n");
-	printf("| network | input | GMACs | median ms | GFLOP/s | %% of FMA peak |\n|---|---|---|---|---|---|\n");
+	printf("| network | input | GMACs | median ms | GFLOP/s | %% of fp32 FMA peak |\n|---|---|---|---|---|---|\n");
 	if (js)
-		fprintf(js, "],\"threads\":%d,\"tput1\":%.3f,\"tputn\":%.3f,\"nets\":[", ncpu, tput1, tputn);
-	for (int k = 0; k < 4; k++) {
+		fprintf(js, "\"threads\":%d,\"tput1\":%.3f,\"tputn\":%.3f,\"tput1_default\":%.3f,\"tputn_default\":%.3f,"
+			    "\"nets\":[",
+			ncpu, t1x, tnx, t1d, tnd);
+	for (int k = 0; k < 5; k++) {
 		double t[15];
+		if (k == 3 && !tvs_qconv_available())
+			continue;
 		for (int r = 0; r < 16; r++) {
-			double t0 = bench_now_s();
+			double t0 = now();
 			switch (k) {
-			case 0: tvs_face_recognition_forward(ctx[0], in, o1); break;
-			case 1: tvs_face_landmark_forward(ctx[0], in, o1); break;
-			case 2: tvs_face_ssd_forward(ctx[0], in, o1, o2); break;
-			default: tvs_face_tiny_forward(tctx, in, o1); break;
+			case 0: tvs_face_recognition_forward(cx[0], in, o1); break;
+			case 1: tvs_face_landmark_forward(cx[0], in, o1); break;
+			case 2: tvs_face_ssd_forward(cx[0], in, o1, o2); break;
+			case 3: tvs_face_ssd_forward(cd[0], in, o1, o2); break;
+			default: tvs_face_tiny_forward(ct, in, o1); break;
 			}
 			if (r)
-				t[r - 1] = (bench_now_s() - t0) * 1e3;
+				t[r - 1] = (now() - t0) * 1e3;
 		}
 		double med = median(t, 15), gf = 2 * NETS[k].macs / (med / 1e3) / 1e9;
-		printf("| %s | %dx%d | %.3f | %.2f | %.1f | %.0f%% |\n", NETS[k].name, NETS[k].size, NETS[k].size,
-		       NETS[k].macs / 1e9, med, gf, 100 * gf / peak);
+		printf("| %s | %dx%d | %.3f | %.2f | %.1f | %.0f%%%s |\n", NETS[k].name, NETS[k].size, NETS[k].size,
+		       NETS[k].macs / 1e9, med, gf, 100 * gf / peak, k == 3 ? " (int8: not an fp32 figure)" : "");
 		if (js)
 			fprintf(js, "%s{\"name\":\"%s\",\"ms\":%.3f,\"gflops\":%.2f,\"peak_frac\":%.4f}", k ? "," : "",
 				NETS[k].name, med, gf, gf / peak);
@@ -228,12 +271,16 @@ int main(int argc, char **argv)
 	free(in);
 	free(o1);
 	free(o2);
-	tvs_face_ctx_destroy(tctx);
-	for (int w = 0; w < ncpu; w++)
-		tvs_face_ctx_destroy(ctx[w]);
-	free(ctx);
+	tvs_face_ctx_destroy(ct);
+	for (int w = 0; w < ncpu; w++) {
+		tvs_face_ctx_destroy(cx[w]);
+		tvs_face_ctx_destroy(cd[w]);
+	}
+	free(cx);
+	free(cd);
 	free(faces);
-	tvs_face_engine_destroy(eng);
+	tvs_face_engine_destroy(exact);
+	tvs_face_engine_destroy(deflt);
 	tvs_face_engine_destroy(tiny);
 	return 0;
 }

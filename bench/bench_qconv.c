@@ -93,11 +93,11 @@ static int bench_layers(void)
 		tvs_tensor tx = {hw, hw, K, x}, ty = {hw, hw, N, y};
 		double tf[REPS], tq[REPS];
 		for (int r = -2; r < REPS; r++) {
-			double t0 = bench_now_s();
+			double t0 = now();
 			tvs_conv_forward(&L, &tx, &ty, NULL, scratch);
-			double t1 = bench_now_s();
+			double t1 = now();
 			tvs_qconv_forward(&Q, &tx, &ty, scratch);
-			double t2 = bench_now_s();
+			double t2 = now();
 			if (r >= 0) {
 				tf[r] = (t1 - t0) * 1e3;
 				tq[r] = (t2 - t1) * 1e3;
@@ -161,10 +161,10 @@ static int bench_ssd(const char *models)
 	double t[2][REPS];
 	for (int r = -2; r < REPS; r++)
 		for (int i = 0; i < 2; i++) {
-			double t0 = bench_now_s();
+			double t0 = now();
 			tvs_face_ssd_forward(c[i], in, boxes + i * 5118 * 4, scores + i * 5118);
 			if (r >= 0)
-				t[i][r] = (bench_now_s() - t0) * 1e3;
+				t[i][r] = (now() - t0) * 1e3;
 		}
 	double mf = median(t[0], REPS), mq = median(t[1], REPS);
 	printf("\nwhole SSD forward (512x512, 1 thread, median of %d): fp32 %.2f ms, int8 %.2f ms, %.2fx\n", REPS,

@@ -29,6 +29,10 @@ for (const k of Object.keys(sum.ours)) {
   console.log(`| ${k} | ${f(sum.ref[k])} | ${f(sum.ours[k])} | ${(sum.ref[k] / sum.ours[k]).toFixed(2)}x |`);
 }
 console.log(`| **total** | ${f(tr)} | ${f(to)} | **${(tr / to).toFixed(2)}x** |`);
+if (ours.images_default) {
+  const td = ours.images_default.reduce((a, x) => a + x.decode + x.detect + x.landmarks + x.recognition, 0);
+  console.log(`| total, tvs default (int8 SSD, mirror-averaged descriptors) | ${f(tr)} | ${f(td)} | **${(tr / td).toFixed(2)}x** |`);
+}
 const rows = fs.readFileSync(netsPath, 'utf8').split('\n').filter((l) => /^\| (face_|ssd|tiny)/.test(l));
 const names = { face_recognition: 'recognition', face_landmark_68: 'landmarks', ssd_mobilenetv1: 'ssd_mobilenetv1', tiny_face_detector: 'tiny_face_detector' };
 console.log('\nnetwork forward passes, one thread (median ms):');

@@ -9,11 +9,14 @@ scripts/fetch-models.sh >/dev/null
 echo "== kernels ($O/bench/bench_kernels)"
 "$O/bench/bench_kernels"
 echo
+echo "== int8 1x1 convs ($O/bench/bench_qconv)"
+"$O/bench/bench_qconv"
+echo
 echo "== face engine ($O/bench/bench_face)"
 "$O/bench/bench_face" "$O/bench/face.json"
 scripts/parity-vectors.sh >/dev/null || true
-if [ -f "$O/faceref/node_modules/@vladmandic/face-api/package.json" ] || [ -f build/faceref/node_modules/@vladmandic/face-api/package.json ]; then
-	ref=build/faceref
+ref=build/faceref
+if [ -f "$ref/node_modules/@vladmandic/face-api/package.json" ]; then
 	echo
 	echo "== face-api 1.7.15 on tfjs-wasm (1 thread), same photos, same machine, same script"
 	(cd models && node "$top/$ref/ref.mjs" --repeat 5 --warmup 1 demo/sample1.jpg demo/sample2.jpg \
