@@ -78,7 +78,7 @@ models:
 test: $(O)/tvs $(TESTS)
 	@scripts/fetch-models.sh
 	@scripts/parity-vectors.sh
-	@scripts/run-tests.sh $(TESTS)
+	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS)
 
 asan:
 	$(MAKE) O=build-asan CC=clang OPT="-O1 -g" \
