@@ -11,7 +11,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := libturbojpeg libpng jansson openblas
+PKGS    := libturbojpeg libpng jansson openblas cairo
 OPT     ?= -O3 -g
 SAN     ?=
 # CFLAGS/LDFLAGS from the command line are appended, never replace these.
