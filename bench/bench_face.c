@@ -24,18 +24,6 @@
 #define REPS 7
 #define MAXF 32
 
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmpd);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 struct stage_ms {
 	double decode, detect, landmarks, recognition, total;
 };
@@ -113,7 +101,7 @@ static int stage_table(tvs_face_ctx_t *ctx, tvs_face *faces, const char **paths,
 	for (int i = 0; i < NIMG; i++) {
 		double m[5];
 		for (int k = 0; k < 5; k++) {
-			m[k] = median(per[i][k], REPS);
+			m[k] = bench_median(per[i][k], REPS);
 			sum[k] += m[k];
 		}
 		printf("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", paths[i] + 12, nfaces[i], m[0], m[1], m[2],
@@ -257,7 +245,7 @@ int main(int argc, char **argv)
 			if (r)
 				t[r - 1] = (now() - t0) * 1e3;
 		}
-		double med = median(t, 15), gf = 2 * NETS[k].macs / (med / 1e3) / 1e9;
+		double med = bench_median(t, 15), gf = 2 * NETS[k].macs / (med / 1e3) / 1e9;
 		printf("| %s | %dx%d | %.3f | %.2f | %.1f | %.0f%%%s |\n", NETS[k].name, NETS[k].size, NETS[k].size,
 		       NETS[k].macs / 1e9, med, gf, 100 * gf / peak, k == 3 ? " (int8: not an fp32 figure)" : "");
 		if (js)

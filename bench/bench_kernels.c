@@ -128,12 +128,6 @@ static const int col_impl[NCOL] = {TVS_CONV_IMPL_AUTO, TVS_CONV_IMPL_GEMM, TVS_C
 /* Which peak the percentages are of: zmm with AVX-512, else ymm. */
 static const char *peak_kind = "zmm";
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 static float *rand_floats(size_t n)
 {
 	static uint32_t s = 12345;
@@ -208,7 +202,7 @@ static double time_layer(const layer *l, int impl, bufs *b, int *chosen)
 		}
 		tvs_conv_free(&L);
 	}
-	qsort(t, (size_t)n, sizeof(double), cmp_double);
+	qsort(t, (size_t)n, sizeof(double), bench_cmp_double);
 	return t[n / 2];
 }
 
@@ -281,7 +275,7 @@ static void bench_net(const char *name, const layer *ls, int n, double peak, int
 					complete[0][c] = 0;
 				continue;
 			}
-			qsort(t[i][c], ROUNDS, sizeof(double), cmp_double);
+			qsort(t[i][c], ROUNDS, sizeof(double), bench_cmp_double);
 			const double med = t[i][c][ROUNDS / 2];
 			const double gf = 2.0 * macs / med * 1e-9;
 			if (c == 0)
@@ -381,7 +375,7 @@ static void bench_pass(const layer *ls, int n, double peak, int level, bufs *b)
 				tvs_conv_free(&conv[i]);
 		}
 		if (ok) {
-			qsort(t, PASSES, sizeof(double), cmp_double);
+			qsort(t, PASSES, sizeof(double), bench_cmp_double);
 			const double gf = flops / t[PASSES / 2] * 1e-9;
 			snprintf(cell, sizeof(cell), "%6.1f %3.0f%% %.2fms", gf, 100.0 * gf / peak,
 				 t[PASSES / 2] * 1e3);

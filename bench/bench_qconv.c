@@ -26,18 +26,6 @@
 #define REPS 15
 #define MAXF 64
 
-static int cmpd(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmpd);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static uint64_t rng = 88172645463325252ull;
 
 static float frand01(void)
@@ -103,7 +91,7 @@ static int bench_layers(void)
 				tq[r] = (t2 - t1) * 1e3;
 			}
 		}
-		double mf = median(tf, REPS), mq = median(tq, REPS), mac = (double)M * K * N;
+		double mf = bench_median(tf, REPS), mq = bench_median(tq, REPS), mac = (double)M * K * N;
 		int c = LAYERS[li].count;
 		printf("%-8s %4d %5d %5d %8.1f | %9.3f %8.1f | %9.3f %8.1f | %5.2fx\n", LAYERS[li].name, hw, K, N,
 		       mac * c / 1e6, mf * c, mac / mf / 1e6, mq * c, mac / mq / 1e6, mf / mq);
@@ -166,7 +154,7 @@ static int bench_ssd(const char *models)
 			if (r >= 0)
 				t[i][r] = (now() - t0) * 1e3;
 		}
-	double mf = median(t[0], REPS), mq = median(t[1], REPS);
+	double mf = bench_median(t[0], REPS), mq = bench_median(t[1], REPS);
 	printf("\nwhole SSD forward (512x512, 1 thread, median of %d): fp32 %.2f ms, int8 %.2f ms, %.2fx\n", REPS,
 	       mf, mq, mf / mq);
 

@@ -11,6 +11,7 @@
 
 #include <immintrin.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* Many short trials (~0.5 ms each): on a shared machine a short trial is
@@ -86,6 +87,19 @@ static inline double bench_fma_peak_gflops(int level)
 		return a > b ? a : b;
 	}
 	return best_of(peak_ymm12);
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median of n timings; sorts v in place. */
+static inline double bench_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), bench_cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 #endif

@@ -17,6 +17,9 @@ int tvs_cli_eval(int argc, char **argv);
 /* Parse a --threads value: 1..256. Returns 0 or -1. */
 int tvs_cli_parse_threads(const char *s, int *out);
 
+/* Parse an --align value (faceapi | rotated) into TVS_ALIGN_*. Returns 0 or -1. */
+int tvs_cli_parse_align(const char *s, int *out);
+
 /* Default model folder: $TVS_MODELS, else ./models/model. */
 const char *tvs_cli_model_dir(void);
 

@@ -82,11 +82,7 @@ int tvs_cli_compare(int argc, char **argv)
 				goto usage;
 			i++;
 		} else if (!strcmp(a, "--align") && v) {
-			if (!strcmp(v, "faceapi"))
-				cfg.align = TVS_ALIGN_FACEAPI;
-			else if (!strcmp(v, "rotated"))
-				cfg.align = TVS_ALIGN_ROTATED;
-			else
+			if (tvs_cli_parse_align(v, &cfg.align) < 0)
 				goto usage;
 			i++;
 		} else if (!strcmp(a, "--ignore-exif")) {

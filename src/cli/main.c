@@ -4,6 +4,7 @@
  * tvs_errmsg() details into messages and exit statuses.
  */
 #include "cli.h"
+#include "tvs/face.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,17 @@ int tvs_cli_parse_threads(const char *s, int *out)
 	if (*end || v < 1 || v > 256)
 		return -1;
 	*out = (int)v;
+	return 0;
+}
+
+int tvs_cli_parse_align(const char *s, int *out)
+{
+	if (!strcmp(s, "faceapi"))
+		*out = TVS_ALIGN_FACEAPI;
+	else if (!strcmp(s, "rotated"))
+		*out = TVS_ALIGN_ROTATED;
+	else
+		return -1;
 	return 0;
 }
 
