@@ -34,37 +34,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "tvs/error.h"
 #include "tvs/nn.h"
 
 #define TOL 1e-5
-#define CANARY 16
-#define CANARY_VAL 1234.5f
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static float frand(void)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (float)((rng_state >> 40) / 8388608.0 - 1.0); /* [-1, 1) */
-}
-
-static float *alloc_rand(size_t n)
-{
-	float *p = malloc((n + CANARY) * sizeof(float));
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = frand();
-	for (int i = 0; i < CANARY; i++)
-		p[n + i] = CANARY_VAL;
-	return p;
-}
-
-static void check_canary(const float *p, size_t n)
-{
-	for (int i = 0; i < CANARY; i++)
-		assert_true(p[n + i] == CANARY_VAL);
-}
 
 static double norm_err(const float *a, const float *ref, size_t n)
 {

@@ -30,35 +30,11 @@
 #include <string.h>
 
 #include "nn/qconv_int.h"
+#include "test_util.h"
 #include "tvs/error.h"
 #include "tvs/nn.h"
 #include "tvs/qconv.h"
 
-#define CANARY 16
-#define CANARY_VAL 1234.5f
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static float frand(void)
-{
-	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-	return (float)((rng_state >> 40) / 8388608.0 - 1.0); /* [-1, 1) */
-}
-
-static float *alloc_floats(size_t n)
-{
-	float *p = malloc((n + CANARY) * sizeof(float));
-	assert_non_null(p);
-	for (int i = 0; i < CANARY; i++)
-		p[n + i] = CANARY_VAL;
-	return p;
-}
-
-static void check_canary(const float *p, size_t n)
-{
-	for (int i = 0; i < CANARY; i++)
-		assert_true(p[n + i] == CANARY_VAL);
-}
 
 struct shape {
 	int h, w, cin, cout, act;
