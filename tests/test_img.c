@@ -744,25 +744,15 @@ static void jpeg_set_size(struct bytes *b, unsigned w, unsigned h)
 	put16(b->p + sof + 7, w, 0);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void jpeg_bomb(void **state)
 {
 	struct bytes b = make_block_jpeg();
 	tvs_image img;
-	double t0;
 
 	(void)state;
+	/* Refused from the header: ETOOBIG, not ENOMEM, and nothing allocated. */
 	jpeg_set_size(&b, 60000, 60000);
-	t0 = now_s();
 	EXPECT_ERR(decode(&b, &img), TVS_ETOOBIG);
-	assert_true(now_s() - t0 < 0.5);
 	assert_zeroed(&img);
 	/* Sides within 16384 but 100 Mpx in all. */
 	jpeg_set_size(&b, 10000, 10000);
@@ -1243,13 +1233,10 @@ static void png_bomb(void **state)
 {
 	struct bytes b = make_rgb_png(8, 8, PNG_INTERLACE_NONE, NULL);
 	tvs_image img;
-	double t0;
 
 	(void)state;
 	png_set_size(&b, 100000, 100000);
-	t0 = now_s();
 	EXPECT_ERR(decode(&b, &img), TVS_ETOOBIG);
-	assert_true(now_s() - t0 < 0.5);
 	assert_zeroed(&img);
 	png_set_size(&b, 16000, 16000);
 	EXPECT_ERR(decode(&b, &img), TVS_ETOOBIG);
