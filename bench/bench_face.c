@@ -56,11 +56,14 @@ static int run_image(tvs_face_ctx_t *ctx, const char *path, tvs_face *faces, str
 	return 0;
 }
 
+#define PAR_REPS 4
+
 struct par {
 	tvs_face_ctx_t **ctx;
 	tvs_face *faces;
 	const char **paths;
 	int err;
+	struct stage_ms rec[NIMG * PAR_REPS]; /* each task's stage times */
 };
 
 static void par_task(void *arg, int task, int worker)
@@ -71,6 +74,8 @@ static void par_task(void *arg, int task, int worker)
 
 	if (run_image(p->ctx[worker], p->paths[task % NIMG], p->faces + (size_t)worker * MAXF, &s, &n) < 0)
 		p->err = 1;
+	else if (task < NIMG * PAR_REPS)
+		p->rec[task] = s;
 }
 
 /* Per-stage medians over REPS runs of each photo on one thread; prints a
@@ -119,13 +124,18 @@ static int stage_table(tvs_face_ctx_t *ctx, tvs_face *faces, const char **paths,
 
 /* Images per second through the whole pipeline, decode included, with one
  * context per pool worker. */
-static double throughput(tvs_face_ctx_t **ctx, tvs_face *faces, const char **paths, int nthreads)
+/* Images per second through the whole pipeline with nthreads workers, and
+ * (stages != NULL) the per-stage sums over the six photos of each photo's
+ * median under that load: decode, detect, landmarks, recognition, total. */
+static double throughput(tvs_face_ctx_t **ctx, tvs_face *faces, const char **paths, int nthreads, double stages[5])
 {
 	tvs_pool_t *pool = NULL;
-	struct par p = {ctx, faces, paths, 0};
-	int ntask = NIMG * 4;
+	static struct par p;
+	int ntask = NIMG * PAR_REPS;
 	double best = 1e30;
 
+	memset(&p, 0, sizeof(p));
+	p.ctx = ctx, p.faces = faces, p.paths = paths;
 	if (tvs_pool_create(&pool, nthreads) < 0)
 		return 0;
 	tvs_pool_run(pool, NIMG, par_task, &p); /* warm-up */
@@ -136,6 +146,21 @@ static double throughput(tvs_face_ctx_t **ctx, tvs_face *faces, const char **pat
 		best = dt < best ? dt : best;
 	}
 	tvs_pool_destroy(pool);
+	if (stages) {
+		/* from the last timed round */
+		for (int k = 0; k < 5; k++)
+			stages[k] = 0;
+		for (int i = 0; i < NIMG; i++) {
+			double v[5][PAR_REPS];
+			for (int r = 0; r < PAR_REPS; r++) {
+				const struct stage_ms *m = &p.rec[r * NIMG + i];
+				v[0][r] = m->decode, v[1][r] = m->detect, v[2][r] = m->landmarks;
+				v[3][r] = m->recognition, v[4][r] = m->total;
+			}
+			for (int k = 0; k < 5; k++)
+				stages[k] += bench_median(v[k], PAR_REPS);
+		}
+	}
 	return p.err ? 0 : ntask / best;
 }
 
@@ -200,12 +225,18 @@ int main(int argc, char **argv)
 			js, "images_default", sd) < 0)
 		return 1;
 
-	double t1x = throughput(cx, faces, paths, 1), tnx = throughput(cx, faces, paths, ncpu);
-	double t1d = throughput(cd, faces, paths, 1), tnd = throughput(cd, faces, paths, ncpu);
+	double stx[5], std_[5];
+	double t1x = throughput(cx, faces, paths, 1, NULL), tnx = throughput(cx, faces, paths, ncpu, stx);
+	double t1d = throughput(cd, faces, paths, 1, NULL), tnd = throughput(cd, faces, paths, ncpu, std_);
 	printf("\nthroughput, whole pipeline with decode (images/s):\n");
 	printf("| pipeline | 1 thread | %d threads | scaling |\n|---|---|---|---|\n", ncpu);
 	printf("| face-api's | %.1f | %.1f | %.2fx |\n", t1x, tnx, tnx / t1x);
 	printf("| tvs default | %.1f | %.1f | %.2fx |\n", t1d, tnd, tnd / t1d);
+	printf("\nall %d threads busy: per-stage ms, summed over the six photos (median of %d runs each)\n", ncpu,
+	       PAR_REPS);
+	printf("| pipeline | decode | detect | landmarks | recognition | total |\n|---|---|---|---|---|---|\n");
+	printf("| face-api's | %.1f | %.1f | %.1f | %.1f | %.1f |\n", stx[0], stx[1], stx[2], stx[3], stx[4]);
+	printf("| tvs default | %.1f | %.1f | %.1f | %.1f | %.1f |\n", std_[0], std_[1], std_[2], std_[3], std_[4]);
 
 	/* ---- each network on its native input ---- */
 	static const struct {
