@@ -13,6 +13,7 @@
 int tvs_cli_detect(int argc, char **argv);
 int tvs_cli_compare(int argc, char **argv);
 int tvs_cli_eval(int argc, char **argv);
+int tvs_cli_eval_ident(int argc, char **argv); /* src/cli/cmd_ident.c */
 
 /* Parse a --threads value: 1..256. Returns 0 or -1. */
 int tvs_cli_parse_threads(const char *s, int *out);

@@ -65,6 +65,7 @@ static const char EVAL_USAGE[] =
 	"usage: tvs eval pairs --pairs FILE --root DIR [--models DIR] [--threads N]\n"
 	"                      [--detector ssd|tiny] [--align faceapi|rotated]\n"
 	"                      [--out FILE.json] [--limit-folds K]\n"
+	"       tvs eval ident --root DIR ...   (1:N identification; see 'tvs eval ident --help')\n"
 	"\n"
 	"LFW View 2 verification: 10-fold accuracy, TAR at FMR 1e-3 and 1e-4, EER.\n"
 	"  --pairs FILE       pairs.txt ('10 300', then per fold 300 same-person\n"
@@ -835,6 +836,8 @@ int tvs_cli_eval(int argc, char **argv)
 		fputs(EVAL_USAGE, stdout);
 		return TVS_EXIT_OK;
 	}
+	if (!strcmp(argv[1], "ident"))
+		return tvs_cli_eval_ident(argc - 1, argv + 1);
 	if (strcmp(argv[1], "pairs") != 0) {
 		fprintf(stderr, "tvs eval: unknown evaluation '%s'\n\n%s", argv[1], EVAL_USAGE);
 		return TVS_EXIT_USAGE;
