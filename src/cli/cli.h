@@ -21,6 +21,25 @@ int tvs_cli_parse_threads(const char *s, int *out);
 /* Parse an --align value (faceapi | rotated) into TVS_ALIGN_*. Returns 0 or -1. */
 int tvs_cli_parse_align(const char *s, int *out);
 
+/* ---- the face a dataset photo is about (subject.c) ---- */
+
+#include "tvs/face.h"
+
+#define TVS_CLI_PRIMARY_MIN_SCORE 0.5 /* face-api's default */
+#define TVS_CLI_RETRY_MIN_SCORE 0.2   /* the engine must be created with this */
+/* x, y, width, height as fractions of the photo: on LFW's 250x250
+ * deep-funneled photos it covers brow to mouth (checked against detections) */
+extern const double tvs_cli_centre_box[4];
+
+enum tvs_cli_route { TVS_CLI_ROUTE_DETECTED = 0, TVS_CLI_ROUTE_RETRY, TVS_CLI_ROUTE_CENTRE_BOX, TVS_CLI_ROUTES };
+
+/* Detect (engine at TVS_CLI_RETRY_MIN_SCORE) and describe the face nearest
+ * the centre above the primary score, else above the retry score, else the
+ * centre box. faces is scratch for max_faces detections. Returns the route
+ * (>= 0) and *index (the detection used, -1 for the box), or a negative code. */
+int tvs_cli_describe_subject(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int max_faces,
+			     tvs_face *out, int *index);
+
 /* Default model folder: $TVS_MODELS, else ./models/model. */
 const char *tvs_cli_model_dir(void);
 

@@ -51,13 +51,13 @@
 #include <time.h>
 
 #define PAIRS_FILE_MAX ((size_t)16 << 20) /* pairs.txt is 150 KB */
-#define PRIMARY_MIN_SCORE 0.5             /* face-api's default */
-#define RETRY_MIN_SCORE 0.2
+#define PRIMARY_MIN_SCORE TVS_CLI_PRIMARY_MIN_SCORE
+#define RETRY_MIN_SCORE TVS_CLI_RETRY_MIN_SCORE
 #define EXAMPLES_MAX 20
 #define DET_POINTS 16
 
 /* x, y, w, h as fractions of the image: 70/250, 70/250, 110/250, 110/250. */
-static const double CENTRE_BOX[4] = {0.28, 0.28, 0.44, 0.44};
+#define CENTRE_BOX tvs_cli_centre_box
 
 static const double TARGET_FMR[2] = {1e-3, 1e-4};
 
@@ -279,51 +279,6 @@ static int image_path(const describe_job *job, size_t i, char *buf, size_t cap)
 
 /* ------------------------------------------------------------ describe */
 
-static double centre_dist2(const tvs_face *f, const tvs_image *img)
-{
-	double dx = f->box[0] + f->box[2] / 2 - img->width / 2.0;
-	double dy = f->box[1] + f->box[3] / 2 - img->height / 2.0;
-
-	return dx * dx + dy * dy;
-}
-
-/* Among faces[0..n) scoring above lo (and at most hi), try them nearest
- * the image centre first and describe the first whose landmarks and crop
- * fit the image, into *out. Returns 1 if one was described, 0 if none
- * qualified, or a negative code. */
-static int describe_centre_face(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int n, float lo,
-				float hi, tvs_face *out, int *index)
-{
-	int order[256], m = 0, rc;
-
-	for (int i = 0; i < n && m < (int)(sizeof(order) / sizeof(order[0])); i++) {
-		if (faces[i].score > lo && faces[i].score <= hi)
-			order[m++] = i;
-	}
-	/* Insertion sort by distance, ties to the better score (lower index). */
-	for (int i = 1; i < m; i++) {
-		int k = order[i], j = i;
-		double d = centre_dist2(&faces[k], img);
-
-		for (; j > 0 && centre_dist2(&faces[order[j - 1]], img) > d; j--)
-			order[j] = order[j - 1];
-		order[j] = k;
-	}
-	for (int i = 0; i < m; i++) {
-		*out = faces[order[i]];
-		rc = tvs_face_landmarks(c, img, out);
-		if (rc == 0)
-			rc = tvs_face_describe(c, img, out);
-		if (rc == TVS_ENOFACE)
-			continue; /* box or crop outside the image: try the next face */
-		if (rc < 0)
-			return rc;
-		*index = order[i];
-		return 1;
-	}
-	return 0;
-}
-
 static void record_error(describe_job *job, size_t image, int rc)
 {
 	pthread_mutex_lock(&job->mu);
@@ -344,7 +299,7 @@ static void describe_task(void *arg, int task, int worker)
 	tvs_face *faces = job->faces[worker], face;
 	tvs_image img = {0};
 	char path[PATH_MAX];
-	int rc, n = 0, idx = -1;
+	int rc, idx = -1;
 
 	if (atomic_load(&job->failed))
 		return;
@@ -354,27 +309,9 @@ static void describe_task(void *arg, int task, int worker)
 	rc = tvs_img_read_file(path, NULL, &img);
 	if (rc)
 		goto fail;
-	rc = tvs_face_detect(c, &img, faces, job->max_faces, &n);
-	if (rc)
-		goto fail_image;
-	r->path = PATH_DETECTED;
-	rc = describe_centre_face(c, &img, faces, n, (float)PRIMARY_MIN_SCORE, 1.0f, &face, &idx);
-	if (rc == 0) {
-		r->path = PATH_RETRY;
-		rc = describe_centre_face(c, &img, faces, n, (float)RETRY_MIN_SCORE, (float)PRIMARY_MIN_SCORE,
-					  &face, &idx);
-	}
-	if (rc == 0) {
-		r->path = PATH_CENTRE_BOX;
-		memset(&face, 0, sizeof(face));
-		face.box[0] = (float)(CENTRE_BOX[0] * img.width);
-		face.box[1] = (float)(CENTRE_BOX[1] * img.height);
-		face.box[2] = (float)(CENTRE_BOX[2] * img.width);
-		face.box[3] = (float)(CENTRE_BOX[3] * img.height);
-		rc = tvs_face_landmarks(c, &img, &face);
-		if (rc == 0)
-			rc = tvs_face_describe(c, &img, &face);
-	}
+	rc = tvs_cli_describe_subject(c, &img, faces, job->max_faces, &face, &idx);
+	if (rc >= 0)
+		r->path = rc;
 	if (rc < 0)
 		goto fail_image;
 	r->not_top = idx > 0;

@@ -26,9 +26,7 @@
  *
  * Face choice and fallbacks are those of tvs eval pairs (src/cli/cmd_eval.c):
  * the detected face nearest the image centre, then a retry at min_score
- * 0.2, then a fixed centre box. describe_centre_face and the centre box are
- * COPIED from there (cmd_eval.c could not be edited in this change); the
- * lead should move them into one shared helper.
+ * 0.2, then a fixed centre box (tvs_cli_describe_subject in subject.c).
  *
  * Cache (--cache FILE): descriptors keyed by the path relative to --root, so
  * a second run (another gallery size or seed) does not recompute them. The
@@ -64,8 +62,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PRIMARY_MIN_SCORE 0.5
-#define RETRY_MIN_SCORE 0.2
+#define PRIMARY_MIN_SCORE TVS_CLI_PRIMARY_MIN_SCORE
+#define RETRY_MIN_SCORE TVS_CLI_RETRY_MIN_SCORE
 #define MAX_PEOPLE (1u << 20)
 #define MAX_PHOTOS (1u << 22)
 #define MAX_NAME 255
@@ -74,7 +72,7 @@
 #define CACHE_MAGIC "TVSIDC01"
 #define CACHE_MAX_BYTES ((size_t)4 << 30)
 
-static const double CENTRE_BOX[4] = {0.28, 0.28, 0.44, 0.44};
+#define CENTRE_BOX tvs_cli_centre_box
 static const double TARGET_FPIR[3] = {1e-3, 3e-3, 1e-2};
 #define NTARGETS 3
 
@@ -564,48 +562,6 @@ static int cache_save(const char *path, const dataset *ds)
 
 /* ------------------------------------------------------------ describe */
 
-static double centre_dist2(const tvs_face *f, const tvs_image *img)
-{
-	double dx = f->box[0] + f->box[2] / 2 - img->width / 2.0;
-	double dy = f->box[1] + f->box[3] / 2 - img->height / 2.0;
-
-	return dx * dx + dy * dy;
-}
-
-/* Copied from cmd_eval.c: among faces scoring in (lo, hi], nearest the
- * centre first, describe the first whose crop fits. 1 described, 0 none,
- * or a negative code. */
-static int describe_centre_face(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int n, float lo,
-				float hi, tvs_face *out)
-{
-	int order[256], m = 0, rc;
-
-	for (int i = 0; i < n && m < (int)(sizeof(order) / sizeof(order[0])); i++) {
-		if (faces[i].score > lo && faces[i].score <= hi)
-			order[m++] = i;
-	}
-	for (int i = 1; i < m; i++) {
-		int k = order[i], j = i;
-		double d = centre_dist2(&faces[k], img);
-
-		for (; j > 0 && centre_dist2(&faces[order[j - 1]], img) > d; j--)
-			order[j] = order[j - 1];
-		order[j] = k;
-	}
-	for (int i = 0; i < m; i++) {
-		*out = faces[order[i]];
-		rc = tvs_face_landmarks(c, img, out);
-		if (rc == 0)
-			rc = tvs_face_describe(c, img, out);
-		if (rc == TVS_ENOFACE)
-			continue;
-		if (rc < 0)
-			return rc;
-		return 1;
-	}
-	return 0;
-}
-
 static void describe_task(void *arg, int task, int worker)
 {
 	describe_job *job = arg;
@@ -614,7 +570,7 @@ static void describe_task(void *arg, int task, int worker)
 	tvs_face *faces = job->faces[worker], face;
 	tvs_image img = {0};
 	char path[PATH_MAX];
-	int rc, n = 0, m;
+	int rc, m, idx;
 
 	if (atomic_load(&job->fatal))
 		return;
@@ -626,25 +582,10 @@ static void describe_task(void *arg, int task, int worker)
 	rc = tvs_img_read_file(path, NULL, &img);
 	if (rc)
 		goto done;
-	rc = tvs_face_detect(c, &img, faces, job->max_faces, &n);
-	if (rc)
-		goto done;
-	ph->path = PATH_DETECTED;
-	rc = describe_centre_face(c, &img, faces, n, (float)PRIMARY_MIN_SCORE, 1.0f, &face);
-	if (rc == 0) {
-		ph->path = PATH_RETRY;
-		rc = describe_centre_face(c, &img, faces, n, (float)RETRY_MIN_SCORE, (float)PRIMARY_MIN_SCORE, &face);
-	}
-	if (rc == 0) {
-		ph->path = PATH_CENTRE_BOX;
-		memset(&face, 0, sizeof(face));
-		face.box[0] = CENTRE_BOX[0] * img.width;
-		face.box[1] = CENTRE_BOX[1] * img.height;
-		face.box[2] = CENTRE_BOX[2] * img.width;
-		face.box[3] = CENTRE_BOX[3] * img.height;
-		rc = tvs_face_landmarks(c, &img, &face);
-		if (rc == 0)
-			rc = tvs_face_describe(c, &img, &face);
+	rc = tvs_cli_describe_subject(c, &img, faces, job->max_faces, &face, &idx);
+	if (rc >= 0) {
+		ph->path = rc;
+		rc = 0;
 	}
 	if (rc > 0)
 		rc = 0;
