@@ -70,6 +70,22 @@ $(O)/bench/%: bench/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS)
 
+# bench_search also times FAISS IndexFlatIP in the same run when
+# libfaiss-dev is installed (Debian's libfaiss.a has no C API, hence the
+# C++ shim); without it the bench prints tvs's figures only.
+CXX     ?= g++
+FAISS_H := $(wildcard /usr/include/faiss/IndexFlat.h)
+ifneq ($(FAISS_H),)
+$(O)/bench/faiss_baseline.o: bench/faiss_baseline.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 -g -fopenmp -c $< -o $@
+
+$(O)/bench/bench_search: bench/bench_search.c $(O)/bench/faiss_baseline.o $(O)/libtvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -DTVS_HAVE_FAISS -MMD -MP $(ALL_LDFLAGS) -o $@ $< \
+	  $(O)/bench/faiss_baseline.o $(O)/libtvs.a -lfaiss $(LDLIBS) -lstdc++ -lgomp
+endif
+
 models:
 	scripts/fetch-models.sh
 

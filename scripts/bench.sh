@@ -12,6 +12,9 @@ echo
 echo "== int8 1x1 convs ($O/bench/bench_qconv)"
 "$O/bench/bench_qconv"
 echo
+echo "== 1:N search against FAISS IndexFlatIP ($O/bench/bench_search)"
+"$O/bench/bench_search"
+echo
 echo "== face engine ($O/bench/bench_face)"
 "$O/bench/bench_face" "$O/bench/face.json"
 scripts/parity-vectors.sh >/dev/null || true
