@@ -6,6 +6,8 @@
 #ifndef TVS_CLI_H
 #define TVS_CLI_H
 
+#include <stddef.h>
+
 #define TVS_EXIT_OK 0
 #define TVS_EXIT_FAIL 1
 #define TVS_EXIT_USAGE 2
@@ -17,6 +19,18 @@ int tvs_cli_eval_ident(int argc, char **argv); /* src/cli/cmd_ident.c */
 
 /* Parse a --threads value: 1..256. Returns 0 or -1. */
 int tvs_cli_parse_threads(const char *s, int *out);
+
+/* A value option of a table-driven command line: --name VALUE or --name=VALUE. */
+struct tvs_cli_opt {
+	const char *name;
+	const char **dst; /* receives a pointer into argv */
+};
+
+/* Parse argv[1..argc) against tab. Returns 0, 1 if --help/-h was given,
+ * TVS_CLI_OPT_UNKNOWN or TVS_CLI_OPT_NOVALUE with *bad = the argument. */
+#define TVS_CLI_OPT_UNKNOWN (-1)
+#define TVS_CLI_OPT_NOVALUE (-2)
+int tvs_cli_parse_opts(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char **bad);
 
 /* Parse an --align value (faceapi | rotated) into TVS_ALIGN_*. Returns 0 or -1. */
 int tvs_cli_parse_align(const char *s, int *out);

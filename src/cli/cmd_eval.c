@@ -142,10 +142,7 @@ static int usage_error(const char *fmt, ...)
  * exit status to stop with (0 after --help, 2 on a usage error). */
 static int parse_opts(int argc, char **argv, eval_opts *o)
 {
-	struct {
-		const char *name;
-		const char **dst;
-	} tab[] = {
+	const struct tvs_cli_opt tab[] = {
 		{"--pairs", &o->pairs},         {"--root", &o->root},        {"--models", &o->models},
 		{"--threads", &o->threads_s},   {"--detector", &o->detector_s}, {"--align", &o->align_s},
 		{"--out", &o->out},             {"--limit-folds", &o->limit_s}, {"--flip", &o->flip_s},
@@ -155,31 +152,16 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 	long v;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		size_t k, n = sizeof(tab) / sizeof(tab[0]);
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(EVAL_USAGE, stdout);
-			return TVS_EXIT_OK;
-		}
-		for (k = 0; k < n; k++) {
-			size_t len = strlen(tab[k].name);
-
-			if (strncmp(a, tab[k].name, len) != 0 || (a[len] != '\0' && a[len] != '='))
-				continue;
-			if (a[len] == '=') {
-				*tab[k].dst = a + len + 1;
-			} else {
-				if (i + 1 >= argc)
-					return usage_error("%s needs a value", tab[k].name);
-				*tab[k].dst = argv[++i];
-			}
-			break;
-		}
-		if (k == n)
-			return usage_error("unknown argument '%s'", a);
+	const char *bad = NULL;
+	int prc = tvs_cli_parse_opts(argc, argv, tab, sizeof(tab) / sizeof(tab[0]), &bad);
+	if (prc == 1) {
+		fputs(EVAL_USAGE, stdout);
+		return TVS_EXIT_OK;
 	}
+	if (prc == TVS_CLI_OPT_NOVALUE)
+		return usage_error("%s needs a value", bad);
+	if (prc == TVS_CLI_OPT_UNKNOWN)
+		return usage_error("unknown argument '%s'", bad);
 	if (!o->pairs)
 		return usage_error("%s is required", "--pairs");
 	if (!o->root)

@@ -180,10 +180,7 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
  * exit status to stop with. */
 static int parse_opts(int argc, char **argv, ident_opts *o)
 {
-	struct {
-		const char *name;
-		const char **dst;
-	} tab[] = {
+	const struct tvs_cli_opt tab[] = {
 		{"--root", &o->root},       {"--gallery-size", &o->gallery_s}, {"--k", &o->k_s},
 		{"--seed", &o->seed_s},     {"--models", &o->models},          {"--threads", &o->threads_s},
 		{"--out", &o->out},         {"--det", &o->det},                {"--cache", &o->cache},
@@ -191,31 +188,16 @@ static int parse_opts(int argc, char **argv, ident_opts *o)
 	uint64_t v;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		size_t k, n = sizeof(tab) / sizeof(tab[0]);
-
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(IDENT_USAGE, stdout);
-			return TVS_EXIT_OK;
-		}
-		for (k = 0; k < n; k++) {
-			size_t len = strlen(tab[k].name);
-
-			if (strncmp(a, tab[k].name, len) != 0 || (a[len] != '\0' && a[len] != '='))
-				continue;
-			if (a[len] == '=') {
-				*tab[k].dst = a + len + 1;
-			} else {
-				if (i + 1 >= argc)
-					return usage_error("%s needs a value", tab[k].name);
-				*tab[k].dst = argv[++i];
-			}
-			break;
-		}
-		if (k == n)
-			return usage_error("unknown argument '%s'", a);
+	const char *bad = NULL;
+	int prc = tvs_cli_parse_opts(argc, argv, tab, sizeof(tab) / sizeof(tab[0]), &bad);
+	if (prc == 1) {
+		fputs(IDENT_USAGE, stdout);
+		return TVS_EXIT_OK;
 	}
+	if (prc == TVS_CLI_OPT_NOVALUE)
+		return usage_error("%s needs a value", bad);
+	if (prc == TVS_CLI_OPT_UNKNOWN)
+		return usage_error("unknown argument '%s'", bad);
 	if (!o->root)
 		return usage_error("%s is required", "--root");
 	if (!o->models)

@@ -41,6 +41,38 @@ int tvs_cli_parse_threads(const char *s, int *out)
 	return 0;
 }
 
+int tvs_cli_parse_opts(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char **bad)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return 1;
+		for (k = 0; k < n; k++) {
+			size_t len = strlen(tab[k].name);
+
+			if (strncmp(a, tab[k].name, len) != 0 || (a[len] != '\0' && a[len] != '='))
+				continue;
+			if (a[len] == '=') {
+				*tab[k].dst = a + len + 1;
+			} else {
+				if (i + 1 >= argc) {
+					*bad = tab[k].name;
+					return TVS_CLI_OPT_NOVALUE;
+				}
+				*tab[k].dst = argv[++i];
+			}
+			break;
+		}
+		if (k == n) {
+			*bad = a;
+			return TVS_CLI_OPT_UNKNOWN;
+		}
+	}
+	return 0;
+}
+
 int tvs_cli_parse_align(const char *s, int *out)
 {
 	if (!strcmp(s, "faceapi"))
