@@ -54,6 +54,25 @@ enum tvs_cli_route { TVS_CLI_ROUTE_DETECTED = 0, TVS_CLI_ROUTE_RETRY, TVS_CLI_RO
 int tvs_cli_describe_subject(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int max_faces,
 			     tvs_face *out, int *index);
 
+/* ---- descriptor cache (desc_cache.c; format at the top of that file) ---- */
+
+/* One cache entry: rel is the path relative to the dataset root and desc
+ * its descriptor, both borrowed for the call; route is -1 (no descriptor)
+ * or an enum tvs_cli_route. Return 0 to go on, or a negative code to stop
+ * the read with it. */
+typedef int (*tvs_cli_cache_entry_fn)(void *arg, const char *rel, int route, const float *desc);
+
+/* Entry i of what to write: return 1 and fill *rel, *route, *desc (borrowed
+ * until the write returns), or 0 to leave entry i out. */
+typedef int (*tvs_cli_cache_get_fn)(void *arg, size_t i, const char **rel, int *route, const float **desc);
+
+/* Call fn for each entry of the cache at path. A missing file is no error
+ * (no calls); a malformed one is TVS_EFORMAT. Returns 0 or a negative code. */
+int tvs_cli_desc_cache_read(const char *path, tvs_cli_cache_entry_fn fn, void *arg);
+
+/* Write entries 0..n) chosen by get to path, via path.tmp and rename. */
+int tvs_cli_desc_cache_write(const char *path, size_t n, tvs_cli_cache_get_fn get, void *arg);
+
 /* Default model folder: $TVS_MODELS, else ./models/model. */
 const char *tvs_cli_model_dir(void);
 

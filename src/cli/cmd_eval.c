@@ -28,11 +28,27 @@
  * under 0.5 never change which boxes above 0.5 survive (as long as fewer
  * than max_faces survive, which is 100). The JSON counts the images taken
  * by each path and names some of the centre-box ones.
+ *
+ * Calibration (--calibration-out FILE): the service scores by cosine
+ * similarity of L2-normalised descriptors (src/match/template.c), not by
+ * -distance of raw ones, so each pair is also scored with tvs_match_verify
+ * on templates built by tvs_match_template_init, exactly as the service
+ * does, and the thresholds at FMR 1e-3 and 1e-4 of those scores are written
+ * with tvs_calib_write_json (include/tvs/calib.h). 1e-4 is below what LFW's
+ * 3000 impostor pairs can measure and is recorded as not resolvable.
+ *
+ * Cache (--cache FILE): descriptors are first taken from a `tvs eval ident`
+ * cache of the same --root (src/cli/desc_cache.c), keyed by
+ * "<name>/<name>_NNNN.jpg"; only the images it lacks are described. The
+ * cache is only read here: rewriting it with this run's subset of images
+ * would drop the entries eval ident put there.
  */
 #include "cli.h"
 
+#include "tvs/calib.h"
 #include "tvs/error.h"
 #include "tvs/face.h"
+#include "tvs/match.h"
 #include "tvs/qconv.h"
 #include "tvs/img.h"
 #include "tvs/nn.h"
@@ -65,6 +81,7 @@ static const char EVAL_USAGE[] =
 	"usage: tvs eval pairs --pairs FILE --root DIR [--models DIR] [--threads N]\n"
 	"                      [--detector ssd|tiny] [--align faceapi|rotated]\n"
 	"                      [--out FILE.json] [--limit-folds K]\n"
+	"                      [--calibration-out FILE.json] [--cache FILE]\n"
 	"       tvs eval ident --root DIR ...   (1:N identification; see 'tvs eval ident --help')\n"
 	"\n"
 	"LFW View 2 verification: 10-fold accuracy, TAR at FMR 1e-3 and 1e-4, EER.\n"
@@ -79,14 +96,18 @@ static const char EVAL_USAGE[] =
 	"  --int8 yes|no      int8 SSD 1x1 convs where the CPU has AVX-512 VNNI (default yes)\n"
 	"  --out FILE         write the JSON there instead of stdout\n"
 	"  --limit-folds K    use only the first K folds (a smoke run; k-fold\n"
-	"                     accuracy needs K >= 2)\n";
+	"                     accuracy needs K >= 2)\n"
+	"  --calibration-out FILE  write cosine thresholds at FMR 1e-3 and 1e-4\n"
+	"                     (include/tvs/calib.h) for the service to load\n"
+	"  --cache FILE       read descriptors from a 'tvs eval ident' cache of the\n"
+	"                     same --root and engine settings (never written)\n";
 
 enum face_path { PATH_DETECTED = 0, PATH_RETRY = 1, PATH_CENTRE_BOX = 2, PATH_COUNT };
 
 static const char *const PATH_NAME[PATH_COUNT] = {"detected", "retry_min_score_0.2", "centre_box"};
 
 typedef struct eval_opts {
-	const char *pairs, *root, *models, *out;
+	const char *pairs, *root, *models, *out, *calib_out, *cache;
 	const char *threads_s, *detector_s, *align_s, *limit_s, *flip_s, *int8_s;
 	int threads, detector, align, limit_folds, flip, int8;
 } eval_opts;
@@ -95,6 +116,7 @@ typedef struct image_result {
 	float desc[TVS_FACE_DESC_DIM];
 	int path;        /* enum face_path */
 	int not_top;     /* the centre rule passed over a better-scoring face */
+	int have;        /* desc known (from the cache or computed) */
 } image_result;
 
 /* Shared by the workers: read-only inputs, per-image results (each written
@@ -107,6 +129,7 @@ typedef struct describe_job {
 	tvs_face **faces;     /* [worker][max_faces] */
 	int max_faces;
 	image_result *res;    /* [image] */
+	size_t *todo;         /* [task]: the image each task describes */
 	atomic_int failed;
 	pthread_mutex_t mu;
 	int err_rc;
@@ -146,7 +169,7 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 		{"--pairs", &o->pairs},         {"--root", &o->root},        {"--models", &o->models},
 		{"--threads", &o->threads_s},   {"--detector", &o->detector_s}, {"--align", &o->align_s},
 		{"--out", &o->out},             {"--limit-folds", &o->limit_s}, {"--flip", &o->flip_s},
-		{"--int8", &o->int8_s},
+		{"--int8", &o->int8_s},         {"--calibration-out", &o->calib_out}, {"--cache", &o->cache},
 	};
 	char *end;
 	long v;
@@ -276,7 +299,8 @@ static void record_error(describe_job *job, size_t image, int rc)
 static void describe_task(void *arg, int task, int worker)
 {
 	describe_job *job = arg;
-	image_result *r = &job->res[task];
+	size_t image = job->todo[task];
+	image_result *r = &job->res[image];
 	tvs_face_ctx_t *c = job->ctx[worker];
 	tvs_face *faces = job->faces[worker], face;
 	tvs_image img = {0};
@@ -285,7 +309,7 @@ static void describe_task(void *arg, int task, int worker)
 
 	if (atomic_load(&job->failed))
 		return;
-	rc = image_path(job, (size_t)task, path, sizeof(path));
+	rc = image_path(job, image, path, sizeof(path));
 	if (rc)
 		goto fail;
 	rc = tvs_img_read_file(path, NULL, &img);
@@ -298,13 +322,14 @@ static void describe_task(void *arg, int task, int worker)
 		goto fail_image;
 	r->not_top = idx > 0;
 	memcpy(r->desc, face.descriptor, sizeof(r->desc));
+	r->have = 1;
 	tvs_image_free(&img);
 	return;
 
 fail_image:
 	tvs_image_free(&img);
 fail:
-	record_error(job, (size_t)task, rc);
+	record_error(job, image, rc);
 }
 
 /* ------------------------------------------------------------ JSON */
@@ -543,16 +568,25 @@ static void print_summary(const eval_summary *s)
 	fprintf(stderr, "  EER %.4f; accuracy at face-api's 0.6: %.4f\n", s->eer.eer, s->default_acc);
 }
 
-/* ------------------------------------------------------------ run */
 
-static int describe_all(const eval_opts *o, describe_job *job, double *seconds)
+/* Describe the images that have no descriptor yet; *computed counts them. */
+static int describe_all(const eval_opts *o, describe_job *job, double *seconds, size_t *computed)
 {
 	tvs_face_engine_t *engine = NULL;
 	tvs_pool_t *pool = NULL;
 	tvs_face_config cfg;
 	double t0;
+	size_t ntodo = 0, i;
 	int rc, w;
 
+	*seconds = 0;
+	for (i = 0; i < job->pp->nimages; i++) {
+		if (!job->res[i].have)
+			job->todo[ntodo++] = i;
+	}
+	*computed = ntodo;
+	if (ntodo == 0)
+		return 0;
 	tvs_face_default_config(&cfg);
 	cfg.model_dir = o->models;
 	cfg.detector = o->detector;
@@ -587,7 +621,7 @@ static int describe_all(const eval_opts *o, describe_job *job, double *seconds)
 		goto fail_workers;
 
 	t0 = now_s();
-	tvs_pool_run(pool, (int)job->pp->nimages, describe_task, job);
+	tvs_pool_run(pool, (int)ntodo, describe_task, job);
 	*seconds = now_s() - t0;
 	if (job->err_rc) {
 		char path[PATH_MAX];
@@ -615,6 +649,141 @@ fail_workers:
 	tvs_face_engine_destroy(engine);
 	return rc;
 }
+
+/* ------------------------------------------------------------ cache */
+
+static int cmp_image(const void *pa, const void *pb)
+{
+	const tvs_lfw_image *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
+
+	if (c)
+		return c;
+	return (a->num > b->num) - (a->num < b->num);
+}
+
+/* A cache entry "<name>/<name>_NNNN.jpg" fills that image of the pairs, if
+ * listed; other entries (and ones without a descriptor) are skipped. */
+static int cache_entry(void *arg, const char *rel, int route, const float *desc)
+{
+	describe_job *job = arg;
+	const char *slash = strchr(rel, '/'), *tail;
+	tvs_lfw_image key;
+	const tvs_lfw_image *hit;
+	size_t nlen;
+	image_result *r;
+	int num = 0;
+
+	if (!slash || route < 0)
+		return 0;
+	nlen = (size_t)(slash - rel);
+	if (nlen == 0 || nlen >= sizeof(key.name) || strncmp(slash + 1, rel, nlen) != 0 || slash[1 + nlen] != '_')
+		return 0;
+	tail = slash + 2 + nlen;
+	for (int d = 0; d < 4; d++) {
+		if (tail[d] < '0' || tail[d] > '9')
+			return 0;
+		num = num * 10 + (tail[d] - '0');
+	}
+	if (strcmp(tail + 4, ".jpg") != 0)
+		return 0;
+	memcpy(key.name, rel, nlen);
+	key.name[nlen] = '\0';
+	key.num = num;
+	hit = bsearch(&key, job->pp->images, job->pp->nimages, sizeof(key), cmp_image);
+	if (!hit)
+		return 0;
+	r = &job->res[hit - job->pp->images];
+	if (r->have)
+		return 0;
+	memcpy(r->desc, desc, sizeof(r->desc));
+	r->path = route;
+	r->not_top = 0; /* not recorded in the cache */
+	r->have = 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ calibration */
+
+/* The cosine score of each pair, as the service computes it: templates
+ * from tvs_match_template_init, scored by tvs_match_verify. */
+static int cosine_scores(const tvs_lfw_pairs *pp, const image_result *res, double *cos)
+{
+	tvs_template *t = malloc((pp->nimages ? pp->nimages : 1) * sizeof(*t));
+	size_t i;
+	float sc;
+	int rc = 0;
+
+	if (!t)
+		return tvs__err(TVS_ENOMEM, "out of memory");
+	for (i = 0; i < pp->nimages; i++) {
+		rc = tvs_match_template_init(&t[i], TVS_MATCH_DEFAULT_MODEL, 1, res[i].desc, TVS_FACE_DESC_DIM);
+		if (rc)
+			goto fail;
+	}
+	for (i = 0; i < pp->npairs; i++) {
+		rc = tvs_match_verify(&t[pp->pairs[i].image[0]], &t[pp->pairs[i].image[1]], &sc);
+		if (rc)
+			goto fail;
+		cos[i] = sc;
+	}
+fail:
+	free(t);
+	return rc;
+}
+
+/* "tvs eval" and then argv, each argument single-quoted where the shell
+ * would need it; truncated (and marked) beyond cap. */
+static void join_command(int argc, char **argv, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "tvs eval");
+
+	for (int i = 0; i < argc && n < cap; i++) {
+		const char *a = argv[i];
+		int plain = a[0] != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+						     "0123456789_-+=.,/:@%") == strlen(a);
+
+		n += (size_t)snprintf(buf + n, cap - n, plain ? " %s" : " '%s'", a);
+	}
+	if (n >= cap && cap > 4)
+		memcpy(buf + cap - 4, "...", 4);
+}
+
+static int write_calibration(const eval_opts *o, const tvs_lfw_pairs *pp, const double *cos, const int *label,
+			     int argc, char **argv)
+{
+	char command[TVS_CALIB_TEXT_MAX + 1], dataset[128];
+	tvs_tar_result tar;
+	tvs_calib c;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.model, sizeof(c.model), "%s", TVS_MATCH_DEFAULT_MODEL);
+	snprintf(c.score, sizeof(c.score), "%s", TVS_CALIB_SCORE_COSINE);
+	for (int i = 0; i < 2; i++) {
+		rc = tvs_verify_eval_tar_at_fmr(cos, label, pp->npairs, TARGET_FMR[i], &tar);
+		if (rc)
+			return rc;
+		c.verify[i] = (tvs_calib_verify_point){
+			.target_fmr = TARGET_FMR[i],
+			.threshold = tar.threshold,
+			.tar = tar.tar,
+			.fmr = tar.fmr,
+			.resolvable = tar.resolvable,
+		};
+		fprintf(stderr, "  calibration: cosine >= %.6f at FMR %g: TAR %.4f, FMR %.5f%s\n", tar.threshold,
+			TARGET_FMR[i], tar.tar, tar.fmr, tar.resolvable ? "" : " [not resolvable]");
+	}
+	c.nverify = 2;
+	snprintf(dataset, sizeof(dataset), "LFW View 2, %zu pairs", pp->npairs);
+	join_command(argc, argv, command, sizeof(command));
+	c.dataset = dataset;
+	c.command = command;
+	rc = tvs_calib_write_json(&c, o->calib_out);
+	return rc; /* c borrows dataset and command: nothing to free */
+}
+
+/* ------------------------------------------------------------ run */
 
 /* Metrics over the pair scores (score = -distance). */
 static int compute_metrics(eval_summary *s, const double *score, const int *label, const int *fold,
@@ -651,10 +820,10 @@ static int eval_pairs(int argc, char **argv)
 	eval_summary s;
 	describe_job job;
 	tvs_lfw_pairs pp;
-	double t0 = now_s(), *score = NULL, *dist = NULL;
+	double t0 = now_s(), *score = NULL, *dist = NULL, *cos = NULL;
 	int *label = NULL, *fold = NULL, rc, status;
 	char *text = NULL;
-	size_t len, i;
+	size_t len, i, computed;
 	json_t *root;
 
 	status = parse_opts(argc, argv, &o);
@@ -688,15 +857,25 @@ static int eval_pairs(int argc, char **argv)
 	dist = malloc(pp.npairs * sizeof(*dist));
 	label = malloc(pp.npairs * sizeof(*label));
 	fold = malloc(pp.npairs * sizeof(*fold));
-	if (!job.res || !score || !dist || !label || !fold) {
+	cos = malloc(pp.npairs * sizeof(*cos));
+	job.todo = malloc((pp.nimages ? pp.nimages : 1) * sizeof(*job.todo));
+	if (!job.res || !score || !dist || !label || !fold || !cos || !job.todo) {
 		rc = tvs__err(TVS_ENOMEM, "out of memory");
 		goto fail_alloc;
 	}
 	fprintf(stderr, "tvs eval: %zu pairs in %d of %d folds, %zu images, %d threads\n", pp.npairs, pp.nfolds,
 		pp.declared_folds, pp.nimages, o.threads);
-	rc = describe_all(&o, &job, &s.describe_s);
+	if (o.cache) {
+		rc = tvs_cli_desc_cache_read(o.cache, cache_entry, &job);
+		if (rc)
+			goto fail_alloc;
+	}
+	rc = describe_all(&o, &job, &s.describe_s, &computed);
 	if (rc)
 		goto fail_alloc;
+	if (o.cache)
+		fprintf(stderr, "tvs eval: %zu images from %s, %zu described\n", pp.nimages - computed, o.cache,
+			computed);
 
 	for (i = 0; i < pp.npairs; i++) {
 		const tvs_lfw_pair *p = &pp.pairs[i];
@@ -716,6 +895,13 @@ static int eval_pairs(int argc, char **argv)
 	rc = compute_metrics(&s, score, label, fold, dist);
 	if (rc)
 		goto fail_alloc;
+	if (o.calib_out) {
+		rc = cosine_scores(&pp, job.res, cos);
+		if (rc == 0)
+			rc = write_calibration(&o, &pp, cos, label, argc, argv);
+		if (rc)
+			goto fail_alloc;
+	}
 	s.total_s = now_s() - t0;
 
 	root = summary_json(&s);
@@ -735,6 +921,8 @@ fail_alloc:
 	free(dist);
 	free(label);
 	free(fold);
+	free(cos);
+	free(job.todo);
 	tvs_verify_eval_lfw_pairs_free(&pp);
 fail_read:
 	pthread_mutex_destroy(&job.mu);

@@ -29,7 +29,8 @@
  * 0.2, then a fixed centre box (tvs_cli_describe_subject in subject.c).
  *
  * Cache (--cache FILE): descriptors keyed by the path relative to --root, so
- * a second run (another gallery size or seed) does not recompute them. The
+ * a second run (another gallery size or seed) does not recompute them
+ * (reader and writer shared with eval pairs: src/cli/desc_cache.c). The
  * file is binary, host byte order: "TVSIDC01", u32 count, then per entry u16
  * path length, the path, i32 face path (-1 = no descriptor) and 128 float32.
  * It is parsed as untrusted input (bounded counts and lengths, finite
@@ -69,8 +70,6 @@
 #define MAX_NAME 255
 #define MAX_K 1000
 #define EXAMPLES_MAX 10
-#define CACHE_MAGIC "TVSIDC01"
-#define CACHE_MAX_BYTES ((size_t)4 << 30)
 
 #define CENTRE_BOX tvs_cli_centre_box
 static const double TARGET_FPIR[3] = {1e-3, 3e-3, 1e-2};
@@ -428,118 +427,66 @@ static int cmp_rel(const void *a, const void *b)
 	return strcmp(((const rel_index *)a)->rel, ((const rel_index *)b)->rel);
 }
 
-/* Fill photos from the cache file at path; a missing file is not an error.
- * *loaded counts the entries used. */
+typedef struct cache_fill {
+	dataset *ds;
+	rel_index *idx; /* ds->photos sorted by rel */
+	size_t loaded;
+} cache_fill;
+
+static int cache_fill_entry(void *arg, const char *rel, int fp, const float *desc)
+{
+	cache_fill *cf = arg;
+	rel_index key = {rel, 0}, *hit;
+	photo *ph;
+
+	hit = bsearch(&key, cf->idx, cf->ds->nphotos, sizeof(*cf->idx), cmp_rel);
+	if (!hit || cf->ds->photos[hit->photo].have)
+		return 0;
+	ph = &cf->ds->photos[hit->photo];
+	ph->have = 1;
+	ph->path = fp;
+	ph->err = fp == PATH_FAILED ? TVS_EFORMAT : 0;
+	memcpy(ph->desc, desc, sizeof(ph->desc));
+	cf->loaded++;
+	return 0;
+}
+
+/* Fill photos from the cache file at path (src/cli/desc_cache.c); a missing
+ * file is not an error. *loaded counts the entries used. */
 static int cache_load(const char *path, dataset *ds, size_t *loaded)
 {
-	FILE *f;
-	rel_index *idx = NULL, key, *hit;
-	unsigned char hdr[12];
-	uint32_t count;
-	char rel[PATH_MAX];
-	int rc = 0;
+	cache_fill cf = {ds, NULL, 0};
+	int rc;
 
 	*loaded = 0;
-	f = fopen(path, "rb");
-	if (!f)
-		return errno == ENOENT ? 0 : tvs__err(TVS_EIO, "%s: %s", path, strerror(errno));
-	if (fread(hdr, 1, sizeof(hdr), f) != sizeof(hdr) || memcmp(hdr, CACHE_MAGIC, 8) != 0) {
-		rc = tvs__err(TVS_EFORMAT, "%s: not a tvs descriptor cache", path);
-		goto fail;
-	}
-	memcpy(&count, hdr + 8, 4);
-	if (count > MAX_PHOTOS) {
-		rc = tvs__err(TVS_EFORMAT, "%s: %" PRIu32 " entries", path, count);
-		goto fail;
-	}
-	idx = malloc((ds->nphotos ? ds->nphotos : 1) * sizeof(*idx));
-	if (!idx) {
-		rc = tvs__err(TVS_ENOMEM, "out of memory");
-		goto fail;
-	}
+	cf.idx = malloc((ds->nphotos ? ds->nphotos : 1) * sizeof(*cf.idx));
+	if (!cf.idx)
+		return tvs__err(TVS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < ds->nphotos; i++) {
-		idx[i].rel = ds->photos[i].rel;
-		idx[i].photo = i;
+		cf.idx[i].rel = ds->photos[i].rel;
+		cf.idx[i].photo = i;
 	}
-	qsort(idx, ds->nphotos, sizeof(*idx), cmp_rel);
-	for (uint32_t e = 0; e < count; e++) {
-		uint16_t len;
-		int32_t fp;
-		float desc[TVS_FACE_DESC_DIM];
-
-		if (fread(&len, sizeof(len), 1, f) != 1 || len == 0 || len >= sizeof(rel) ||
-		    fread(rel, 1, len, f) != len || fread(&fp, sizeof(fp), 1, f) != 1 ||
-		    fread(desc, sizeof(float), TVS_FACE_DESC_DIM, f) != TVS_FACE_DESC_DIM) {
-			rc = tvs__err(TVS_EFORMAT, "%s: truncated at entry %" PRIu32, path, e);
-			goto fail;
-		}
-		rel[len] = '\0';
-		if (memchr(rel, '\0', len) || fp < PATH_FAILED || fp >= PATH_COUNT) {
-			rc = tvs__err(TVS_EFORMAT, "%s: bad entry %" PRIu32, path, e);
-			goto fail;
-		}
-		for (int d = 0; fp != PATH_FAILED && d < TVS_FACE_DESC_DIM; d++) {
-			if (!isfinite(desc[d])) {
-				rc = tvs__err(TVS_EFORMAT, "%s: entry %" PRIu32 " not finite", path, e);
-				goto fail;
-			}
-		}
-		key.rel = rel;
-		hit = bsearch(&key, idx, ds->nphotos, sizeof(*idx), cmp_rel);
-		if (!hit || ds->photos[hit->photo].have)
-			continue;
-		photo *ph = &ds->photos[hit->photo];
-
-		ph->have = 1;
-		ph->path = fp;
-		ph->err = fp == PATH_FAILED ? TVS_EFORMAT : 0;
-		memcpy(ph->desc, desc, sizeof(desc));
-		(*loaded)++;
-	}
-fail:
-	free(idx);
-	fclose(f);
+	qsort(cf.idx, ds->nphotos, sizeof(*cf.idx), cmp_rel);
+	rc = tvs_cli_desc_cache_read(path, cache_fill_entry, &cf);
+	*loaded = cf.loaded;
+	free(cf.idx);
 	return rc;
 }
 
-/* Write every described photo of ds to path (via path.tmp and rename). */
+static int cache_get(void *arg, size_t i, const char **rel, int *route, const float **desc)
+{
+	const photo *ph = &((const dataset *)arg)->photos[i];
+
+	*rel = ph->rel;
+	*route = ph->path;
+	*desc = ph->desc;
+	return ph->have;
+}
+
+/* Write every described photo of ds to path. */
 static int cache_save(const char *path, const dataset *ds)
 {
-	char tmp[PATH_MAX];
-	uint32_t count = 0;
-	FILE *f;
-	int m, bad = 0;
-
-	m = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (m < 0 || (size_t)m >= sizeof(tmp))
-		return tvs__err(TVS_ETOOBIG, "%s: path too long", path);
-	for (size_t i = 0; i < ds->nphotos; i++)
-		count += (uint32_t)(ds->photos[i].have && strlen(ds->photos[i].rel) < PATH_MAX);
-	f = fopen(tmp, "wb");
-	if (!f)
-		return tvs__err(TVS_EIO, "%s: %s", tmp, strerror(errno));
-	bad |= fwrite(CACHE_MAGIC, 1, 8, f) != 8 || fwrite(&count, 4, 1, f) != 1;
-	for (size_t i = 0; !bad && i < ds->nphotos; i++) {
-		const photo *ph = &ds->photos[i];
-		size_t len = strlen(ph->rel);
-		uint16_t len16 = (uint16_t)len;
-		int32_t fp = ph->path;
-
-		if (!ph->have || len >= PATH_MAX)
-			continue;
-		bad |= fwrite(&len16, 2, 1, f) != 1 || fwrite(ph->rel, 1, len, f) != len ||
-		       fwrite(&fp, 4, 1, f) != 1 ||
-		       fwrite(ph->desc, sizeof(float), TVS_FACE_DESC_DIM, f) != TVS_FACE_DESC_DIM;
-	}
-	if (fclose(f) != 0 || bad) {
-		unlink(tmp);
-		return tvs__err(TVS_EIO, "%s: write failed", tmp);
-	}
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		return tvs__err(TVS_EIO, "%s: %s", path, strerror(errno));
-	}
-	return 0;
+	return tvs_cli_desc_cache_write(path, ds->nphotos, cache_get, (void *)ds);
 }
 
 /* ------------------------------------------------------------ describe */
