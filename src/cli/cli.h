@@ -73,6 +73,19 @@ int tvs_cli_desc_cache_read(const char *path, tvs_cli_cache_entry_fn fn, void *a
 /* Write entries 0..n) chosen by get to path, via path.tmp and rename. */
 int tvs_cli_desc_cache_write(const char *path, size_t n, tvs_cli_cache_get_fn get, void *arg);
 
+/* ---- JSON reports (json_out.c) ---- */
+
+#include <jansson.h>
+
+/* obj[key] = v (stolen); sets *bad if v is NULL or the set fails. */
+void tvs_cli_jset(json_t *obj, const char *key, json_t *v, int *bad);
+/* Append v (stolen) to arr; sets *bad on failure. */
+void tvs_cli_jpush(json_t *arr, json_t *v, int *bad);
+/* A finite real, or null. */
+json_t *tvs_cli_jreal(double v);
+/* Indented JSON to the file out, or stdout if out is NULL. */
+int tvs_cli_write_json(json_t *root, const char *out);
+
 /* Default model folder: $TVS_MODELS, else ./models/model. */
 const char *tvs_cli_model_dir(void);
 

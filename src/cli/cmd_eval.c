@@ -335,24 +335,6 @@ fail:
 /* ------------------------------------------------------------ JSON */
 
 /* Set obj[key] = v, stealing v; a NULL v or a failed set marks *bad. */
-static void jset(json_t *obj, const char *key, json_t *v, int *bad)
-{
-	if (!v || json_object_set_new(obj, key, v) != 0)
-		*bad = 1;
-}
-
-static void jpush(json_t *arr, json_t *v, int *bad)
-{
-	if (!v || json_array_append_new(arr, v) != 0)
-		*bad = 1;
-}
-
-/* A finite real, or null. */
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 typedef struct eval_summary {
 	const eval_opts *o;
 	const tvs_lfw_pairs *pp;
@@ -377,16 +359,16 @@ static json_t *tar_json(const tvs_tar_result *t, int *bad)
 		*bad = 1;
 		return NULL;
 	}
-	jset(o, "target_fmr", json_real(t->target_fmr), bad);
-	jset(o, "resolvable", json_boolean(t->resolvable), bad);
-	jset(o, "fmr_resolution", json_real(t->fmr_resolution), bad);
-	jset(o, "tar", json_real(t->tar), bad);
-	jset(o, "fmr", json_real(t->fmr), bad);
-	jset(o, "threshold", jreal(-t->threshold), bad);
-	jset(o, "genuine_accepted", json_integer((json_int_t)t->genuine_accepted), bad);
-	jset(o, "impostors_accepted", json_integer((json_int_t)t->impostor_accepted), bad);
+	tvs_cli_jset(o, "target_fmr", json_real(t->target_fmr), bad);
+	tvs_cli_jset(o, "resolvable", json_boolean(t->resolvable), bad);
+	tvs_cli_jset(o, "fmr_resolution", json_real(t->fmr_resolution), bad);
+	tvs_cli_jset(o, "tar", json_real(t->tar), bad);
+	tvs_cli_jset(o, "fmr", json_real(t->fmr), bad);
+	tvs_cli_jset(o, "threshold", tvs_cli_jreal(-t->threshold), bad);
+	tvs_cli_jset(o, "genuine_accepted", json_integer((json_int_t)t->genuine_accepted), bad);
+	tvs_cli_jset(o, "impostors_accepted", json_integer((json_int_t)t->impostor_accepted), bad);
 	if (!t->resolvable)
-		jset(o, "note",
+		tvs_cli_jset(o, "note",
 		     json_string("target FMR below the resolution 1/impostor_pairs: threshold is the "
 				 "loosest accepting no impostor, set by the single closest impostor pair; "
 				 "its TAR is not an estimate at the target"),
@@ -404,149 +386,129 @@ static json_t *summary_json(const eval_summary *s)
 
 	if (bad)
 		return NULL;
-	jset(root, "protocol", json_string("LFW View 2"), &bad);
-	jset(root, "pairs_file", json_string(s->o->pairs), &bad);
-	jset(root, "root", json_string(s->o->root), &bad);
-	jset(root, "pairs", json_integer((json_int_t)s->pp->npairs), &bad);
-	jset(root, "genuine_pairs", json_integer((json_int_t)s->ngen), &bad);
-	jset(root, "impostor_pairs", json_integer((json_int_t)s->nimp), &bad);
-	jset(root, "images", json_integer((json_int_t)s->pp->nimages), &bad);
-	jset(root, "folds", json_integer(s->pp->nfolds), &bad);
-	jset(root, "declared_folds", json_integer(s->pp->declared_folds), &bad);
-	jset(root, "score", json_string("euclidean distance of face-api descriptors"), &bad);
-	jset(root, "decision", json_string("same person iff distance <= threshold"), &bad);
+	tvs_cli_jset(root, "protocol", json_string("LFW View 2"), &bad);
+	tvs_cli_jset(root, "pairs_file", json_string(s->o->pairs), &bad);
+	tvs_cli_jset(root, "root", json_string(s->o->root), &bad);
+	tvs_cli_jset(root, "pairs", json_integer((json_int_t)s->pp->npairs), &bad);
+	tvs_cli_jset(root, "genuine_pairs", json_integer((json_int_t)s->ngen), &bad);
+	tvs_cli_jset(root, "impostor_pairs", json_integer((json_int_t)s->nimp), &bad);
+	tvs_cli_jset(root, "images", json_integer((json_int_t)s->pp->nimages), &bad);
+	tvs_cli_jset(root, "folds", json_integer(s->pp->nfolds), &bad);
+	tvs_cli_jset(root, "declared_folds", json_integer(s->pp->declared_folds), &bad);
+	tvs_cli_jset(root, "score", json_string("euclidean distance of face-api descriptors"), &bad);
+	tvs_cli_jset(root, "decision", json_string("same person iff distance <= threshold"), &bad);
 
 	o = json_object();
-	jset(root, "accuracy", o, &bad);
+	tvs_cli_jset(root, "accuracy", o, &bad);
 	if (o && s->have_kfold) {
-		jset(o, "mean", json_real(s->kfold.accuracy_mean), &bad);
-		jset(o, "std", json_real(s->kfold.accuracy_std), &bad);
-		jset(o, "std_kind", json_string("sample (n-1) over folds"), &bad);
+		tvs_cli_jset(o, "mean", json_real(s->kfold.accuracy_mean), &bad);
+		tvs_cli_jset(o, "std", json_real(s->kfold.accuracy_std), &bad);
+		tvs_cli_jset(o, "std_kind", json_string("sample (n-1) over folds"), &bad);
 		a = json_array();
-		jset(o, "folds", a, &bad);
+		tvs_cli_jset(o, "folds", a, &bad);
 		for (int f = 0; a && f < s->kfold.nfolds; f++) {
 			json_t *fo = json_object();
 
-			jpush(a, fo, &bad);
+			tvs_cli_jpush(a, fo, &bad);
 			if (!fo)
 				continue;
-			jset(fo, "accuracy", json_real(s->kfold.fold_accuracy[f]), &bad);
-			jset(fo, "threshold", jreal(-s->kfold.fold_threshold[f]), &bad);
-			jset(fo, "pairs", json_integer((json_int_t)s->kfold.fold_pairs[f]), &bad);
+			tvs_cli_jset(fo, "accuracy", json_real(s->kfold.fold_accuracy[f]), &bad);
+			tvs_cli_jset(fo, "threshold", tvs_cli_jreal(-s->kfold.fold_threshold[f]), &bad);
+			tvs_cli_jset(fo, "pairs", json_integer((json_int_t)s->kfold.fold_pairs[f]), &bad);
 		}
 	} else if (o) {
-		jset(o, "mean", json_null(), &bad);
-		jset(o, "note", json_string("k-fold accuracy needs at least 2 folds"), &bad);
+		tvs_cli_jset(o, "mean", json_null(), &bad);
+		tvs_cli_jset(o, "note", json_string("k-fold accuracy needs at least 2 folds"), &bad);
 	}
 
 	o = json_object();
-	jset(root, "best_threshold_in_sample", o, &bad);
+	tvs_cli_jset(root, "best_threshold_in_sample", o, &bad);
 	if (o) {
-		jset(o, "threshold", jreal(-s->best_t), &bad);
-		jset(o, "accuracy", json_real(s->best_acc), &bad);
-		jset(o, "note", json_string("threshold fitted on the same pairs: optimistic"), &bad);
+		tvs_cli_jset(o, "threshold", tvs_cli_jreal(-s->best_t), &bad);
+		tvs_cli_jset(o, "accuracy", json_real(s->best_acc), &bad);
+		tvs_cli_jset(o, "note", json_string("threshold fitted on the same pairs: optimistic"), &bad);
 	}
 	o = json_object();
-	jset(root, "default_threshold", o, &bad);
+	tvs_cli_jset(root, "default_threshold", o, &bad);
 	if (o) {
-		jset(o, "threshold", json_real(TVS_FACE_DEFAULT_THRESHOLD), &bad);
-		jset(o, "rule", json_string("face-api: same person iff distance < threshold"), &bad);
-		jset(o, "accuracy", json_real(s->default_acc), &bad);
+		tvs_cli_jset(o, "threshold", json_real(TVS_FACE_DEFAULT_THRESHOLD), &bad);
+		tvs_cli_jset(o, "rule", json_string("face-api: same person iff distance < threshold"), &bad);
+		tvs_cli_jset(o, "accuracy", json_real(s->default_acc), &bad);
 	}
 
 	a = json_array();
-	jset(root, "tar_at_fmr", a, &bad);
+	tvs_cli_jset(root, "tar_at_fmr", a, &bad);
 	for (i = 0; a && i < 2; i++)
-		jpush(a, tar_json(&s->tar[i], &bad), &bad);
+		tvs_cli_jpush(a, tar_json(&s->tar[i], &bad), &bad);
 
 	o = json_object();
-	jset(root, "eer", o, &bad);
+	tvs_cli_jset(root, "eer", o, &bad);
 	if (o) {
-		jset(o, "eer", json_real(s->eer.eer), &bad);
-		jset(o, "threshold", jreal(-s->eer.threshold), &bad);
-		jset(o, "fmr", json_real(s->eer.fmr), &bad);
-		jset(o, "fnmr", json_real(s->eer.fnmr), &bad);
+		tvs_cli_jset(o, "eer", json_real(s->eer.eer), &bad);
+		tvs_cli_jset(o, "threshold", tvs_cli_jreal(-s->eer.threshold), &bad);
+		tvs_cli_jset(o, "fmr", json_real(s->eer.fmr), &bad);
+		tvs_cli_jset(o, "fnmr", json_real(s->eer.fnmr), &bad);
 	}
 	a = json_array();
-	jset(root, "det", a, &bad);
+	tvs_cli_jset(root, "det", a, &bad);
 	for (i = 0; a && i < s->ndet; i++) {
 		json_t *d = json_object();
 
-		jpush(a, d, &bad);
+		tvs_cli_jpush(a, d, &bad);
 		if (!d)
 			continue;
-		jset(d, "fmr", json_real(s->det[i].fmr), &bad);
-		jset(d, "fnmr", json_real(s->det[i].fnmr), &bad);
-		jset(d, "threshold", jreal(-s->det[i].threshold), &bad);
+		tvs_cli_jset(d, "fmr", json_real(s->det[i].fmr), &bad);
+		tvs_cli_jset(d, "fnmr", json_real(s->det[i].fnmr), &bad);
+		tvs_cli_jset(d, "threshold", tvs_cli_jreal(-s->det[i].threshold), &bad);
 	}
 
 	o = json_object();
-	jset(root, "faces", o, &bad);
+	tvs_cli_jset(root, "faces", o, &bad);
 	if (o) {
 		for (p = 0; p < PATH_COUNT; p++)
-			jset(o, PATH_NAME[p], json_integer((json_int_t)s->path_count[p]), &bad);
-		jset(o, "centre_rule_not_top_score", json_integer((json_int_t)s->not_top), &bad);
-		jset(o, "min_score", json_real(PRIMARY_MIN_SCORE), &bad);
-		jset(o, "retry_min_score", json_real(RETRY_MIN_SCORE), &bad);
+			tvs_cli_jset(o, PATH_NAME[p], json_integer((json_int_t)s->path_count[p]), &bad);
+		tvs_cli_jset(o, "centre_rule_not_top_score", json_integer((json_int_t)s->not_top), &bad);
+		tvs_cli_jset(o, "min_score", json_real(PRIMARY_MIN_SCORE), &bad);
+		tvs_cli_jset(o, "retry_min_score", json_real(RETRY_MIN_SCORE), &bad);
 		a = json_pack("[ffff]", CENTRE_BOX[0], CENTRE_BOX[1], CENTRE_BOX[2], CENTRE_BOX[3]);
-		jset(o, "centre_box_fraction_xywh", a, &bad);
+		tvs_cli_jset(o, "centre_box_fraction_xywh", a, &bad);
 	}
 	json_t *ex_retry = json_array(), *ex_box = json_array();
-	jset(root, "retry_examples", ex_retry, &bad);
-	jset(root, "fallback_examples", ex_box, &bad);
+	tvs_cli_jset(root, "retry_examples", ex_retry, &bad);
+	tvs_cli_jset(root, "fallback_examples", ex_box, &bad);
 	for (i = 0; ex_retry && ex_box && i < s->pp->nimages; i++) {
 		p = job->res[i].path;
 		if (p == PATH_DETECTED || shown[p] >= EXAMPLES_MAX)
 			continue;
 		if (image_path(job, i, path, sizeof(path)) != 0)
 			continue;
-		jpush(p == PATH_RETRY ? ex_retry : ex_box, json_string(path), &bad);
+		tvs_cli_jpush(p == PATH_RETRY ? ex_retry : ex_box, json_string(path), &bad);
 		shown[p]++;
 	}
 
 	o = json_object();
-	jset(root, "settings", o, &bad);
+	tvs_cli_jset(root, "settings", o, &bad);
 	if (o) {
-		jset(o, "detector", json_string(s->o->detector == TVS_DETECTOR_TINY ? "tiny" : "ssd"), &bad);
-		jset(o, "align", json_string(s->o->align == TVS_ALIGN_ROTATED ? "rotated" : "faceapi"), &bad);
-		jset(o, "flip_average", json_boolean(!s->o->flip_s || s->o->flip), &bad);
-		jset(o, "int8_ssd", json_boolean((!s->o->int8_s || s->o->int8) && tvs_qconv_available()), &bad);
-		jset(o, "models", json_string(s->o->models), &bad);
-		jset(o, "threads", json_integer(s->o->threads), &bad);
-		jset(o, "simd_level", json_integer(tvs_cpu_simd_level()), &bad);
+		tvs_cli_jset(o, "detector", json_string(s->o->detector == TVS_DETECTOR_TINY ? "tiny" : "ssd"), &bad);
+		tvs_cli_jset(o, "align", json_string(s->o->align == TVS_ALIGN_ROTATED ? "rotated" : "faceapi"), &bad);
+		tvs_cli_jset(o, "flip_average", json_boolean(!s->o->flip_s || s->o->flip), &bad);
+		tvs_cli_jset(o, "int8_ssd", json_boolean((!s->o->int8_s || s->o->int8) && tvs_qconv_available()), &bad);
+		tvs_cli_jset(o, "models", json_string(s->o->models), &bad);
+		tvs_cli_jset(o, "threads", json_integer(s->o->threads), &bad);
+		tvs_cli_jset(o, "simd_level", json_integer(tvs_cpu_simd_level()), &bad);
 	}
 	o = json_object();
-	jset(root, "timing", o, &bad);
+	tvs_cli_jset(root, "timing", o, &bad);
 	if (o) {
-		jset(o, "describe_s", json_real(s->describe_s), &bad);
-		jset(o, "images_per_s", jreal((double)s->pp->nimages / s->describe_s), &bad);
-		jset(o, "total_s", json_real(s->total_s), &bad);
+		tvs_cli_jset(o, "describe_s", json_real(s->describe_s), &bad);
+		tvs_cli_jset(o, "images_per_s", tvs_cli_jreal((double)s->pp->nimages / s->describe_s), &bad);
+		tvs_cli_jset(o, "total_s", json_real(s->total_s), &bad);
 	}
 	if (bad) {
 		json_decref(root);
 		return NULL;
 	}
 	return root;
-}
-
-static int write_json(json_t *root, const char *out)
-{
-	size_t flags = JSON_INDENT(2) | JSON_REAL_PRECISION(10);
-	FILE *f = stdout;
-
-	if (out) {
-		f = fopen(out, "w");
-		if (!f)
-			return tvs__err(TVS_EIO, "%s: %s", out, strerror(errno));
-	}
-	if (json_dumpf(root, f, flags) != 0 || fputc('\n', f) == EOF) {
-		if (out)
-			fclose(f);
-		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
-	}
-	if (out ? fclose(f) != 0 : fflush(f) != 0)
-		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
-	return 0;
 }
 
 static void print_summary(const eval_summary *s)
@@ -909,7 +871,7 @@ static int eval_pairs(int argc, char **argv)
 		rc = tvs__err(TVS_ENOMEM, "building the JSON result");
 		goto fail_alloc;
 	}
-	rc = write_json(root, o.out);
+	rc = tvs_cli_write_json(root, o.out);
 	json_decref(root);
 	if (rc)
 		goto fail_alloc;

@@ -779,17 +779,6 @@ fail:
 
 /* ------------------------------------------------------------ output */
 
-static void jset(json_t *obj, const char *key, json_t *v, int *bad)
-{
-	if (!v || json_object_set_new(obj, key, v) != 0)
-		*bad = 1;
-}
-
-static json_t *jreal(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static json_t *jsize(size_t v)
 {
 	return json_integer((json_int_t)v);
@@ -808,16 +797,16 @@ static json_t *op_json(const tvs_ident_op *op, int *bad)
 		*bad = 1;
 		return NULL;
 	}
-	jset(o, "target_fpir", json_real(op->target_fpir), bad);
-	jset(o, "resolvable", json_boolean(op->resolvable), bad);
-	jset(o, "fpir_resolution", json_real(op->fpir_resolution), bad);
-	jset(o, "fnir", json_real(op->fnir), bad);
-	jset(o, "fpir", json_real(op->fpir), bad);
-	jset(o, "threshold_distance", jreal(-op->threshold), bad);
-	jset(o, "nonmated_accepted", jsize(op->nonmated_accepted), bad);
-	jset(o, "mated_missed", jsize(op->mated_missed), bad);
+	tvs_cli_jset(o, "target_fpir", json_real(op->target_fpir), bad);
+	tvs_cli_jset(o, "resolvable", json_boolean(op->resolvable), bad);
+	tvs_cli_jset(o, "fpir_resolution", json_real(op->fpir_resolution), bad);
+	tvs_cli_jset(o, "fnir", json_real(op->fnir), bad);
+	tvs_cli_jset(o, "fpir", json_real(op->fpir), bad);
+	tvs_cli_jset(o, "threshold_distance", tvs_cli_jreal(-op->threshold), bad);
+	tvs_cli_jset(o, "nonmated_accepted", jsize(op->nonmated_accepted), bad);
+	tvs_cli_jset(o, "mated_missed", jsize(op->mated_missed), bad);
 	if (!op->resolvable)
-		jset(o, "note",
+		tvs_cli_jset(o, "note",
 		     json_string("target FPIR below 1/non-mated searches: the threshold accepts no non-mated "
 				 "search and is set by the single best-scoring one; not an estimate at the target"),
 		     bad);
@@ -859,10 +848,10 @@ static json_t *top_nonmated_json(const dataset *ds, const ident_run *r, int *bad
 			*bad = 1;
 			continue;
 		}
-		jset(o, "search", json_string(ds->photos[r->search_photo[best[k]]].rel), bad);
-		jset(o, "rank1_identity", json_string(ds->people[r->gallery_person[s->top_id]].name), bad);
-		jset(o, "distance", json_real(-s->top_score), bad);
-		jset(o, "face_path", json_string(PATH_NAME[ds->photos[r->search_photo[best[k]]].path]), bad);
+		tvs_cli_jset(o, "search", json_string(ds->photos[r->search_photo[best[k]]].rel), bad);
+		tvs_cli_jset(o, "rank1_identity", json_string(ds->people[r->gallery_person[s->top_id]].name), bad);
+		tvs_cli_jset(o, "distance", json_real(-s->top_score), bad);
+		tvs_cli_jset(o, "face_path", json_string(PATH_NAME[ds->photos[r->search_photo[best[k]]].path]), bad);
 	}
 	return a;
 }
@@ -875,60 +864,60 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 
 	if (bad)
 		return NULL;
-	jset(root, "protocol", json_string("1:N identification, NIST IR 8381 / ISO/IEC 19795-1 style"), &bad);
-	jset(root, "root", json_string(o->root), &bad);
+	tvs_cli_jset(root, "protocol", json_string("1:N identification, NIST IR 8381 / ISO/IEC 19795-1 style"), &bad);
+	tvs_cli_jset(root, "root", json_string(o->root), &bad);
 	x = json_object();
-	jset(root, "settings", x, &bad);
+	tvs_cli_jset(root, "settings", x, &bad);
 	if (x) {
-		jset(x, "gallery_size", o->gallery ? jsize(o->gallery) : json_string("max"), &bad);
-		jset(x, "k", json_integer(o->k), &bad);
-		jset(x, "seed", json_integer((json_int_t)o->seed), &bad);
-		jset(x, "threads", json_integer(o->threads), &bad);
-		jset(x, "models", json_string(o->models), &bad);
-		jset(x, "cache", o->cache ? json_string(o->cache) : json_null(), &bad);
-		jset(x, "similarity", json_string("-euclidean distance of face-api descriptors (flip-averaged)"),
+		tvs_cli_jset(x, "gallery_size", o->gallery ? jsize(o->gallery) : json_string("max"), &bad);
+		tvs_cli_jset(x, "k", json_integer(o->k), &bad);
+		tvs_cli_jset(x, "seed", json_integer((json_int_t)o->seed), &bad);
+		tvs_cli_jset(x, "threads", json_integer(o->threads), &bad);
+		tvs_cli_jset(x, "models", json_string(o->models), &bad);
+		tvs_cli_jset(x, "cache", o->cache ? json_string(o->cache) : json_null(), &bad);
+		tvs_cli_jset(x, "similarity", json_string("-euclidean distance of face-api descriptors (flip-averaged)"),
 		     &bad);
-		jset(x, "fusion", json_string("max over the identity's templates"), &bad);
-		jset(x, "candidate_list", json_string("rank-1 identity only"), &bad);
-		jset(x, "fnir_definition",
+		tvs_cli_jset(x, "fusion", json_string("max over the identity's templates"), &bad);
+		tvs_cli_jset(x, "candidate_list", json_string("rank-1 identity only"), &bad);
+		tvs_cli_jset(x, "fnir_definition",
 		     json_string("mated search missed iff rank-1 identity != mate, or its score < threshold, "
 				 "or no face could be described (FTA)"),
 		     &bad);
-		jset(x, "fpir_definition",
+		tvs_cli_jset(x, "fpir_definition",
 		     json_string("non-mated search accepted iff its rank-1 score >= threshold; FTA never accepted"),
 		     &bad);
 	}
 	x = json_object();
-	jset(root, "counts", x, &bad);
+	tvs_cli_jset(root, "counts", x, &bad);
 	if (x) {
-		jset(x, "people", jsize(ds->npeople), &bad);
-		jset(x, "photos", jsize(ds->nphotos), &bad);
-		jset(x, "eligible_people", jsize(r->eligible), &bad);
-		jset(x, "enrolled_identities", jsize(r->enrolled), &bad);
-		jset(x, "templates", jsize(r->templates), &bad);
-		jset(x, "mated_searches", jsize(r->n_mated), &bad);
-		jset(x, "nonmated_searches", jsize(r->n_nonmated), &bad);
+		tvs_cli_jset(x, "people", jsize(ds->npeople), &bad);
+		tvs_cli_jset(x, "photos", jsize(ds->nphotos), &bad);
+		tvs_cli_jset(x, "eligible_people", jsize(r->eligible), &bad);
+		tvs_cli_jset(x, "enrolled_identities", jsize(r->enrolled), &bad);
+		tvs_cli_jset(x, "templates", jsize(r->templates), &bad);
+		tvs_cli_jset(x, "mated_searches", jsize(r->n_mated), &bad);
+		tvs_cli_jset(x, "nonmated_searches", jsize(r->n_nonmated), &bad);
 	}
 	x = json_object();
-	jset(root, "failures", x, &bad);
+	tvs_cli_jset(root, "failures", x, &bad);
 	if (x) {
-		jset(x, "fte_photos", jsize(r->fte_photos), &bad);
-		jset(x, "fte_rate", json_real((double)r->fte_photos / (double)(r->enrolled_requested * (size_t)o->k)),
+		tvs_cli_jset(x, "fte_photos", jsize(r->fte_photos), &bad);
+		tvs_cli_jset(x, "fte_rate", json_real((double)r->fte_photos / (double)(r->enrolled_requested * (size_t)o->k)),
 		     &bad);
-		jset(x, "fte_identities_dropped", jsize(r->fte_identities), &bad);
-		jset(x, "searches_of_dropped_identities", jsize(r->dropped_searches), &bad);
-		jset(x, "fta_mated", jsize(r->fta_mated), &bad);
-		jset(x, "fta_nonmated", jsize(r->fta_nonmated), &bad);
-		jset(x, "fta_rate", json_real((double)(r->fta_mated + r->fta_nonmated) / (double)r->nsearch), &bad);
+		tvs_cli_jset(x, "fte_identities_dropped", jsize(r->fte_identities), &bad);
+		tvs_cli_jset(x, "searches_of_dropped_identities", jsize(r->dropped_searches), &bad);
+		tvs_cli_jset(x, "fta_mated", jsize(r->fta_mated), &bad);
+		tvs_cli_jset(x, "fta_nonmated", jsize(r->fta_nonmated), &bad);
+		tvs_cli_jset(x, "fta_rate", json_real((double)(r->fta_mated + r->fta_nonmated) / (double)r->nsearch), &bad);
 		for (int role = 0; role < 2; role++) {
 			json_t *f = json_object();
 
-			jset(x, role ? "search_face_path" : "enrolment_face_path", f, &bad);
+			tvs_cli_jset(x, role ? "search_face_path" : "enrolment_face_path", f, &bad);
 			for (int p = 0; f && p < PATH_COUNT; p++)
-				jset(f, PATH_NAME[p], jsize(r->fallback[role][p]), &bad);
+				tvs_cli_jset(f, PATH_NAME[p], jsize(r->fallback[role][p]), &bad);
 		}
 		a = json_array();
-		jset(x, "failed_examples", a, &bad);
+		tvs_cli_jset(x, "failed_examples", a, &bad);
 		for (i = 0; a && i < ds->nphotos && shown < EXAMPLES_MAX; i++) {
 			if (ds->photos[i].path == PATH_FAILED) {
 				if (json_array_append_new(a, json_string(ds->photos[i].rel)) != 0)
@@ -937,17 +926,17 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 			}
 		}
 	}
-	jset(root, "rank1_hit_rate", json_real(r->rank1), &bad);
-	jset(root, "rank1_hits", jsize(r->rank1_hits), &bad);
+	tvs_cli_jset(root, "rank1_hit_rate", json_real(r->rank1), &bad);
+	tvs_cli_jset(root, "rank1_hits", jsize(r->rank1_hits), &bad);
 	a = json_array();
-	jset(root, "fnir_at_fpir", a, &bad);
+	tvs_cli_jset(root, "fnir_at_fpir", a, &bad);
 	for (i = 0; a && i < NTARGETS; i++) {
 		if (json_array_append_new(a, op_json(&r->op[i], &bad)) != 0)
 			bad = 1;
 	}
-	jset(root, "highest_nonmated", top_nonmated_json(ds, r, &bad), &bad);
+	tvs_cli_jset(root, "highest_nonmated", top_nonmated_json(ds, r, &bad), &bad);
 	a = json_array();
-	jset(root, "det", a, &bad);
+	tvs_cli_jset(root, "det", a, &bad);
 	for (i = 0; a && i < r->ndet; i++) {
 		/* The exact curve thinned to about 10 points per FPIR decade. */
 		const tvs_ident_det_point *p = &r->det[i];
@@ -960,46 +949,26 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 			bad = 1;
 			continue;
 		}
-		jset(x, "fpir", json_real(p->fpir), &bad);
-		jset(x, "fnir", json_real(p->fnir), &bad);
-		jset(x, "threshold_distance", jreal(-p->threshold), &bad);
+		tvs_cli_jset(x, "fpir", json_real(p->fpir), &bad);
+		tvs_cli_jset(x, "fnir", json_real(p->fnir), &bad);
+		tvs_cli_jset(x, "threshold_distance", tvs_cli_jreal(-p->threshold), &bad);
 	}
 	x = json_object();
-	jset(root, "timing", x, &bad);
+	tvs_cli_jset(root, "timing", x, &bad);
 	if (x) {
-		jset(x, "scan_s", json_real(tm->scan_s), &bad);
-		jset(x, "photos_from_cache", jsize(tm->cached), &bad);
-		jset(x, "photos_described", jsize(tm->computed), &bad);
-		jset(x, "describe_s", json_real(tm->describe_s), &bad);
-		jset(x, "photos_per_s", jreal((double)tm->computed / tm->describe_s), &bad);
-		jset(x, "search_s", json_real(r->search_s), &bad);
-		jset(x, "total_s", json_real(tm->total_s), &bad);
+		tvs_cli_jset(x, "scan_s", json_real(tm->scan_s), &bad);
+		tvs_cli_jset(x, "photos_from_cache", jsize(tm->cached), &bad);
+		tvs_cli_jset(x, "photos_described", jsize(tm->computed), &bad);
+		tvs_cli_jset(x, "describe_s", json_real(tm->describe_s), &bad);
+		tvs_cli_jset(x, "photos_per_s", tvs_cli_jreal((double)tm->computed / tm->describe_s), &bad);
+		tvs_cli_jset(x, "search_s", json_real(r->search_s), &bad);
+		tvs_cli_jset(x, "total_s", json_real(tm->total_s), &bad);
 	}
 	if (bad) {
 		json_decref(root);
 		return NULL;
 	}
 	return root;
-}
-
-static int write_json(json_t *root, const char *out)
-{
-	size_t flags = JSON_INDENT(2) | JSON_REAL_PRECISION(10);
-	FILE *f = stdout;
-
-	if (out) {
-		f = fopen(out, "w");
-		if (!f)
-			return tvs__err(TVS_EIO, "%s: %s", out, strerror(errno));
-	}
-	if (json_dumpf(root, f, flags) != 0 || fputc('\n', f) == EOF) {
-		if (out)
-			fclose(f);
-		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
-	}
-	if (out ? fclose(f) != 0 : fflush(f) != 0)
-		return tvs__err(TVS_EIO, "%s: write failed", out ? out : "stdout");
-	return 0;
 }
 
 static int write_det(const ident_opts *o, const ident_run *r)
@@ -1089,7 +1058,7 @@ int tvs_cli_eval_ident(int argc, char **argv)
 		rc = tvs__err(TVS_ENOMEM, "building the JSON result");
 		goto fail;
 	}
-	rc = write_json(root, o.out);
+	rc = tvs_cli_write_json(root, o.out);
 	json_decref(root);
 	if (rc)
 		goto fail;
