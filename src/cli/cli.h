@@ -73,6 +73,14 @@ int tvs_cli_desc_cache_read(const char *path, tvs_cli_cache_entry_fn fn, void *a
 /* Write entries 0..n) chosen by get to path, via path.tmp and rename. */
 int tvs_cli_desc_cache_write(const char *path, size_t n, tvs_cli_cache_get_fn get, void *arg);
 
+/* Print "<cmd>: <message>", a blank line and usage to stderr; returns
+ * TVS_EXIT_USAGE. */
+int tvs_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Monotonic seconds, for the reports' timings. */
+double tvs_cli_now_s(void);
+
 /* ---- JSON reports (json_out.c) ---- */
 
 #include <jansson.h>

@@ -137,29 +137,9 @@ typedef struct describe_job {
 	char err_msg[512];
 } describe_job;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------ options */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tvs eval: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n\n%s", EVAL_USAGE);
-	return TVS_EXIT_USAGE;
-}
+#define usage_error(...) tvs_cli_usage_error("tvs eval", EVAL_USAGE, __VA_ARGS__)
 
 /* Fill *o from argv (argv[0] == "pairs"); returns -1 to continue, or the
  * exit status to stop with (0 after --help, 2 on a usage error). */
@@ -582,9 +562,9 @@ static int describe_all(const eval_opts *o, describe_job *job, double *seconds, 
 	if (rc)
 		goto fail_workers;
 
-	t0 = now_s();
+	t0 = tvs_cli_now_s();
 	tvs_pool_run(pool, (int)ntodo, describe_task, job);
-	*seconds = now_s() - t0;
+	*seconds = tvs_cli_now_s() - t0;
 	if (job->err_rc) {
 		char path[PATH_MAX];
 
@@ -782,7 +762,7 @@ static int eval_pairs(int argc, char **argv)
 	eval_summary s;
 	describe_job job;
 	tvs_lfw_pairs pp;
-	double t0 = now_s(), *score = NULL, *dist = NULL, *cos = NULL;
+	double t0 = tvs_cli_now_s(), *score = NULL, *dist = NULL, *cos = NULL;
 	int *label = NULL, *fold = NULL, rc, status;
 	char *text = NULL;
 	size_t len, i, computed;
@@ -864,7 +844,7 @@ static int eval_pairs(int argc, char **argv)
 		if (rc)
 			goto fail_alloc;
 	}
-	s.total_s = now_s() - t0;
+	s.total_s = tvs_cli_now_s() - t0;
 
 	root = summary_json(&s);
 	if (!root) {

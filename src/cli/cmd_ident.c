@@ -136,29 +136,9 @@ typedef struct describe_job {
 	atomic_int fatal;     /* out of memory: stop */
 } describe_job;
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------ options */
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tvs eval ident: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n\n%s", IDENT_USAGE);
-	return TVS_EXIT_USAGE;
-}
+#define usage_error(...) tvs_cli_usage_error("tvs eval ident", IDENT_USAGE, __VA_ARGS__)
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -587,9 +567,9 @@ static int describe_missing(const ident_opts *o, dataset *ds, size_t *computed, 
 	if (rc)
 		goto fail_workers;
 	fprintf(stderr, "tvs eval ident: describing %zu photos on %d threads\n", ntodo, o->threads);
-	t0 = now_s();
+	t0 = tvs_cli_now_s();
 	tvs_pool_run(pool, (int)ntodo, describe_task, &job);
-	*seconds = now_s() - t0;
+	*seconds = tvs_cli_now_s() - t0;
 	*computed = ntodo;
 	if (atomic_load(&job.fatal))
 		rc = tvs__err(TVS_ENOMEM, "out of memory while describing photos");
@@ -718,7 +698,7 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 		goto fail;
 	}
 	/* Searches. */
-	t0 = now_s();
+	t0 = tvs_cli_now_s();
 	for (i = 0; i < ds->nphotos; i++) {
 		const photo *ph = &ds->photos[i];
 		const person *p = &ds->people[ph->person];
@@ -751,7 +731,7 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 		}
 		r->nsearch++;
 	}
-	r->search_s = now_s() - t0;
+	r->search_s = tvs_cli_now_s() - t0;
 	if (r->n_mated == 0 || r->n_nonmated == 0) {
 		rc = tvs__err(TVS_EINVAL, "need mated and non-mated searches (have %zu and %zu)", r->n_mated,
 			      r->n_nonmated);
@@ -1017,7 +997,7 @@ int tvs_cli_eval_ident(int argc, char **argv)
 	dataset ds;
 	ident_run r;
 	ident_timing tm;
-	double t0 = now_s();
+	double t0 = tvs_cli_now_s();
 	json_t *root;
 	int rc, status;
 
@@ -1029,7 +1009,7 @@ int tvs_cli_eval_ident(int argc, char **argv)
 	rc = dataset_scan(o.root, &ds);
 	if (rc)
 		goto fail_scan;
-	tm.scan_s = now_s() - t0;
+	tm.scan_s = tvs_cli_now_s() - t0;
 	fprintf(stderr, "tvs eval ident: %zu people, %zu photos under %s\n", ds.npeople, ds.nphotos, o.root);
 	if (o.cache) {
 		rc = cache_load(o.cache, &ds, &tm.cached);
@@ -1052,7 +1032,7 @@ int tvs_cli_eval_ident(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
-	tm.total_s = now_s() - t0;
+	tm.total_s = tvs_cli_now_s() - t0;
 	root = result_json(&o, &ds, &r, &tm);
 	if (!root) {
 		rc = tvs__err(TVS_ENOMEM, "building the JSON result");

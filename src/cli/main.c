@@ -6,9 +6,11 @@
 #include "cli.h"
 #include "tvs/face.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char USAGE[] =
@@ -39,6 +41,26 @@ int tvs_cli_parse_threads(const char *s, int *out)
 		return -1;
 	*out = (int)v;
 	return 0;
+}
+
+int tvs_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n\n%s", usage);
+	return TVS_EXIT_USAGE;
+}
+
+double tvs_cli_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int tvs_cli_parse_opts(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char **bad)
