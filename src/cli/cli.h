@@ -32,6 +32,12 @@ struct tvs_cli_opt {
 #define TVS_CLI_OPT_NOVALUE (-2)
 int tvs_cli_parse_opts(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char **bad);
 
+/* tvs_cli_parse_opts, then the usual replies: --help prints usage to stdout
+ * (returns TVS_EXIT_OK), a bad argument prints a usage error (returns
+ * TVS_EXIT_USAGE); -1 means carry on. */
+int tvs_cli_parse_opts_or_exit(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char *cmd,
+			       const char *usage);
+
 /* Parse an --align value (faceapi | rotated) into TVS_ALIGN_*. Returns 0 or -1. */
 int tvs_cli_parse_align(const char *s, int *out);
 

@@ -155,16 +155,9 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 	long v;
 
 	memset(o, 0, sizeof(*o));
-	const char *bad = NULL;
-	int prc = tvs_cli_parse_opts(argc, argv, tab, sizeof(tab) / sizeof(tab[0]), &bad);
-	if (prc == 1) {
-		fputs(EVAL_USAGE, stdout);
-		return TVS_EXIT_OK;
-	}
-	if (prc == TVS_CLI_OPT_NOVALUE)
-		return usage_error("%s needs a value", bad);
-	if (prc == TVS_CLI_OPT_UNKNOWN)
-		return usage_error("unknown argument '%s'", bad);
+	int prc = tvs_cli_parse_opts_or_exit(argc, argv, tab, sizeof(tab) / sizeof(tab[0]), "tvs eval", EVAL_USAGE);
+	if (prc >= 0)
+		return prc;
 	if (!o->pairs)
 		return usage_error("%s is required", "--pairs");
 	if (!o->root)

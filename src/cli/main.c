@@ -95,6 +95,23 @@ int tvs_cli_parse_opts(int argc, char **argv, const struct tvs_cli_opt *tab, siz
 	return 0;
 }
 
+int tvs_cli_parse_opts_or_exit(int argc, char **argv, const struct tvs_cli_opt *tab, size_t n, const char *cmd,
+			       const char *usage)
+{
+	const char *bad = NULL;
+	int rc = tvs_cli_parse_opts(argc, argv, tab, n, &bad);
+
+	if (rc == 1) {
+		fputs(usage, stdout);
+		return TVS_EXIT_OK;
+	}
+	if (rc == TVS_CLI_OPT_NOVALUE)
+		return tvs_cli_usage_error(cmd, usage, "%s needs a value", bad);
+	if (rc == TVS_CLI_OPT_UNKNOWN)
+		return tvs_cli_usage_error(cmd, usage, "unknown argument '%s'", bad);
+	return -1;
+}
+
 int tvs_cli_parse_align(const char *s, int *out)
 {
 	if (!strcmp(s, "faceapi"))
