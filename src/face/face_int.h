@@ -70,6 +70,7 @@ typedef struct tvs__tiny {
 	tvs_dwconv dw[5];
 	tvs_conv pw[5];
 	tvs_conv conv8;
+	size_t map_floats; /* one activation map, the largest */
 	size_t ws_floats;
 } tvs__tiny;
 

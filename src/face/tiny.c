@@ -70,13 +70,14 @@ int tvs__tiny_load(tvs__tiny *n, const tvs_nn_model_t *m, int S, int impl)
 		goto fail;
 	s = tvs_conv_scratch_floats(&n->conv8, h, h);
 	scratch = s > scratch ? s : scratch;
-	/* input, conv0's (S-2)^2 x 16 output, and two maps of the largest
-	 * later activation (the first sep block: ((S-2+1)/2)^2 x 32) */
+	/* the input and two ping-pong maps, each as large as the largest
+	 * activation: conv0's (S-2)^2 x 16 or the first sep block's
+	 * ((S-1)/2)^2 x 32 */
 	size_t big0 = (size_t)(S - 2) * (S - 2) * 16;
 	size_t hh = (size_t)((S - 2) + 1) / 2;
 	size_t big1 = hh * hh * 32;
-	size_t m1 = big0 > big1 ? big0 : big1;
-	n->ws_floats = (size_t)S * S * 3 + 16 + 2 * (m1 + 16) + scratch + 16;
+	n->map_floats = big0 > big1 ? big0 : big1;
+	n->ws_floats = (size_t)S * S * 3 + 16 + 2 * (n->map_floats + 16) + scratch + 16;
 	return 0;
 fail:
 	tvs__tiny_free(n);
@@ -86,37 +87,37 @@ fail:
 void tvs__tiny_forward(const tvs__tiny *n, const float *in, float *map, tvs__arena *ws)
 {
 	const int S = n->S;
-	size_t big0 = (size_t)(S - 2) * (S - 2) * 16;
-	size_t hh = (size_t)((S - 2) + 1) / 2;
-	size_t big1 = hh * hh * 32;
-	size_t m1 = big0 > big1 ? big0 : big1;
 	float *bx = tvs__arena_take(ws, (size_t)S * S * 3);
-	float *ba = tvs__arena_take(ws, m1), *bb = tvs__arena_take(ws, m1);
+	float *cur = tvs__arena_take(ws, n->map_floats), *tmp = tvs__arena_take(ws, n->map_floats);
 	float *scratch = ws->base + ws->used;
 	tvs_tensor x = {S, S, 3, bx}, a, b;
 	int h;
 
-	TVS_ASSERT(bb != NULL);
+	TVS_ASSERT(tmp != NULL);
 	for (size_t i = 0; i < (size_t)S * S; i++)
 		for (int c = 0; c < 3; c++)
 			bx[i * 3 + c] = (in[i * 3 + c] - TINY_MEAN[c]) / 255.0f;
-	a = (tvs_tensor){S - 2, S - 2, 16, ba};
+	a = (tvs_tensor){S - 2, S - 2, 16, tmp};
 	tvs_conv_forward(&n->conv0, &x, &a, NULL, scratch);
 	h = (S - 2 + 1) / 2;
-	b = (tvs_tensor){h, h, 16, bb};
+	b = (tvs_tensor){h, h, 16, cur};
 	tvs_maxpool(&a, 2, 2, TVS_PAD_SAME, &b);
 	for (int i = 0; i < 5; i++) {
-		/* b -> depthwise -> a -> pointwise -> b' -> pool -> b */
-		a = (tvs_tensor){h, h, TINY_CH[i], ba};
-		tvs_dwconv_forward(&n->dw[i], &b, &a);
-		tvs_tensor p = {h, h, TINY_CH[i + 1], bb};
-		tvs_conv_forward(&n->pw[i], &a, &p, NULL, scratch);
+		/* each step reads one map and writes the other: the block's input
+		 * (cur) -> depthwise (tmp) -> pointwise (cur) -> pool (tmp), and
+		 * the pooled map becomes the next block's input */
 		int oh = i < 4 ? (h + 1) / 2 : h;
-		tvs_tensor q = {oh, oh, TINY_CH[i + 1], ba};
+		tvs_tensor d = {h, h, TINY_CH[i], tmp};
+		tvs_tensor p = {h, h, TINY_CH[i + 1], cur};
+		tvs_tensor q = {oh, oh, TINY_CH[i + 1], tmp};
+
+		tvs_dwconv_forward(&n->dw[i], &b, &d);
+		tvs_conv_forward(&n->pw[i], &d, &p, NULL, scratch);
 		tvs_maxpool(&p, 2, i < 4 ? 2 : 1, TVS_PAD_SAME, &q);
-		/* move the pooled map back to bb for the next round */
-		b = (tvs_tensor){oh, oh, q.c, bb};
-		memcpy(bb, ba, (size_t)oh * oh * q.c * sizeof(float));
+		float *t = cur;
+		cur = tmp;
+		tmp = t;
+		b = q;
 		h = oh;
 	}
 	tvs_tensor out = {h, h, 25, map};
