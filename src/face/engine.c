@@ -407,8 +407,6 @@ int tvs_face_landmarks(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
 	tvs_face_landmark_forward(c, c->input, raw);
 	tvs__landmarks_from_raw(raw, r.width, r.height, f->box[0], f->box[1], f->landmarks);
 	f->has_landmarks = 1;
-	/* the landmark crop size feeds alignDlib's (inert) clamp */
-	f->rec_crop = r;
 	return 0;
 }
 
@@ -428,7 +426,12 @@ int tvs_face_describe(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
 		tvs_img_warp_affine(img, m, TVS_REC_INPUT, c->input);
 		f->rec_crop = (tvs_rect){0, 0, 0, 0};
 	} else {
-		tvs__align_dlib_rect(f->landmarks, f->rec_crop.width, f->rec_crop.height, rect);
+		/* alignDlib's (inert) clamp takes the landmark crop's size, which
+		 * the box gives again; landmarks succeeded, so it clips */
+		tvs_rect lc;
+		if (tvs_img_clip_box(f->box[0], f->box[1], f->box[2], f->box[3], img->width, img->height, &lc) < 0)
+			return tvs__err(TVS_ENOFACE, "face box lies outside the image");
+		tvs__align_dlib_rect(f->landmarks, lc.width, lc.height, rect);
 		rc = tvs_img_clip_box(rect[0], rect[1], rect[2], rect[3], img->width,
 				      img->height, &r);
 		if (rc < 0)
