@@ -30,10 +30,7 @@ static uint64_t rng = 88172645463325252ull;
 
 static float frand01(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((rng >> 40) / 16777216.0);
+	return (float)((bench_xorshift64(&rng) >> 40) / 16777216.0);
 }
 
 static const struct {

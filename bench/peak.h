@@ -10,6 +10,7 @@
 #define TVS_BENCH_PEAK_H
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -87,6 +88,17 @@ static inline double bench_fma_peak_gflops(int level)
 		return a > b ? a : b;
 	}
 	return best_of(peak_ymm12);
+}
+
+/* xorshift64: the same pseudo-random benchmark data on every machine. */
+static inline uint64_t bench_xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
 }
 
 static int bench_cmp_double(const void *a, const void *b)
