@@ -64,10 +64,10 @@ int tvs_conv_init(tvs_conv *L, int kh, int kw, int cin, int cout, int stride, in
 		rc = tvs__err(TVS_ENOMEM, "conv: out of memory for %zu weights", nw);
 		goto fail;
 	}
-	for (size_t i = 0; i < nw; i++) {
-		int co = (int)(i % (size_t)cout);
-		L->w[i] = scale ? w[i] * scale[co] : w[i];
-	}
+	/* HWIO: cout is the innermost axis, so the weights are rows of cout */
+	for (size_t i = 0; i < nw; i += (size_t)cout)
+		for (int co = 0; co < cout; co++)
+			L->w[i + co] = scale ? w[i + co] * scale[co] : w[i + co];
 	for (int co = 0; co < cout; co++) {
 		float b = bias ? bias[co] : 0.0f;
 		L->bias[co] = scale ? b * scale[co] + (shift ? shift[co] : 0.0f) : b;
