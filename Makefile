@@ -11,7 +11,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := libturbojpeg libpng jansson openblas cairo
+PKGS    := libturbojpeg libpng jansson openblas cairo libmicrohttpd sqlite3 libsodium
 OPT     ?= -O3 -g
 SAN     ?=
 # CFLAGS/LDFLAGS from the command line are appended, never replace these.
@@ -20,7 +20,7 @@ ALL_CFLAGS := $(OPT) $(SAN) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstri
            $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
 ALL_LDFLAGS := $(SAN) $(LDFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm -pthread
-TEST_LDLIBS := $(shell pkg-config --libs cmocka)
+TEST_LDLIBS := $(shell pkg-config --libs cmocka libcurl)
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := $(AVX2_FLAGS) -mavx512f -mavx512bw -mavx512vl -mavx512dq
@@ -64,7 +64,7 @@ $(O)/tvs: $(CLI_OBJ) $(O)/libtvs.a
 
 $(O)/tests/%: tests/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka libcurl) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
 
 $(O)/bench/%: bench/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)

@@ -24,6 +24,10 @@ enum tvs_error {
 	TVS_ENOTFOUND = -7,    /* a named thing (file, weight, key) does not exist */
 	TVS_EINTEGRITY = -8,   /* checksum or shape mismatch: altered data */
 	TVS_ENOFACE = -9,      /* no face where one was required */
+	TVS_EMODEL = -10,      /* a template or gallery of another recognition model */
+	TVS_ECONFLICT = -11,   /* already exists, or the object is in the wrong state */
+	TVS_EBUSY = -12,       /* overloaded or locked: retry later */
+	TVS_EDENIED = -13,     /* not authenticated or not allowed */
 };
 
 /* Static text for a code; never NULL. */

@@ -23,6 +23,10 @@ const char *tvs_strerror(int err)
 	case TVS_ENOTFOUND: return "not found";
 	case TVS_EINTEGRITY: return "integrity check failed";
 	case TVS_ENOFACE: return "no face found";
+	case TVS_EMODEL: return "another recognition model";
+	case TVS_ECONFLICT: return "conflict with the current state";
+	case TVS_EBUSY: return "busy";
+	case TVS_EDENIED: return "permission denied";
 	default: return "unknown error";
 	}
 }

@@ -1,0 +1,108 @@
+/*
+ * tvs store: one SQL interface over SQLite (embedded default) and, later,
+ * PostgreSQL (many nodes).
+ *
+ * Callers write SQL in the subset both engines speak: '?' placeholders (the
+ * PostgreSQL driver renumbers them to $n), INSERT ... RETURNING, CURRENT
+ * standard types. Schema differences live in the migrations, which carry one
+ * text per backend.
+ *
+ * Results are materialised: a query returns every row, copied, so no statement
+ * outlives the call and a connection goes back to the pool at once. Our
+ * queries return tens of rows, or a gallery's templates at most.
+ *
+ * Concurrency: a store holds a small pool of connections. Every call takes
+ * one for its duration; a transaction holds one from begin to commit or
+ * rollback. SQLite runs in WAL mode with synchronous=FULL (an acknowledged
+ * write survives kill -9 and power loss), foreign keys on, and a busy
+ * timeout; write transactions begin IMMEDIATE so two writers queue instead of
+ * deadlocking on a lock upgrade.
+ */
+#ifndef TVS_STORE_H
+#define TVS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct tvs_store tvs_store_t;
+typedef struct tvs_tx tvs_tx_t;
+
+enum tvs_val_type { TVS_VAL_NULL = 0, TVS_VAL_INT, TVS_VAL_REAL, TVS_VAL_TEXT, TVS_VAL_BLOB };
+
+/* A parameter or a result cell. Parameters borrow p; result cells own it
+ * (freed by tvs_rows_free). TEXT cells are NUL-terminated; n excludes the NUL. */
+typedef struct tvs_val {
+	int type;
+	int64_t i;
+	double r;
+	const void *p;
+	size_t n;
+} tvs_val;
+
+#define TVS_VNULL ((tvs_val){.type = TVS_VAL_NULL})
+#define TVS_VINT(x) ((tvs_val){.type = TVS_VAL_INT, .i = (int64_t)(x)})
+#define TVS_VREAL(x) ((tvs_val){.type = TVS_VAL_REAL, .r = (double)(x)})
+/* NULL s binds SQL NULL */
+#define TVS_VTEXT(s) ((s) ? (tvs_val){.type = TVS_VAL_TEXT, .p = (s), .n = strlen(s)} : TVS_VNULL)
+#define TVS_VBLOB(ptr, len) ((tvs_val){.type = TVS_VAL_BLOB, .p = (ptr), .n = (len)})
+
+typedef struct tvs_rows {
+	size_t nrows, ncols;
+	tvs_val *cells; /* row-major nrows * ncols */
+	char **names;   /* column names, ncols */
+} tvs_rows;
+
+/* Cell accessors: out-of-range or NULL cells give 0 / NULL. */
+int64_t tvs_rows_int(const tvs_rows *r, size_t row, size_t col);
+double tvs_rows_real(const tvs_rows *r, size_t row, size_t col);
+const char *tvs_rows_text(const tvs_rows *r, size_t row, size_t col);
+const void *tvs_rows_blob(const tvs_rows *r, size_t row, size_t col, size_t *len);
+int tvs_rows_is_null(const tvs_rows *r, size_t row, size_t col);
+/* Column index by name, or -1. */
+int tvs_rows_col(const tvs_rows *r, const char *name);
+void tvs_rows_free(tvs_rows *r); /* accepts NULL and zeroed rows */
+
+/* Open url: "sqlite:PATH", a plain PATH (SQLite), or "sqlite::memory:" (one
+ * shared in-memory database, for tests). "postgresql://..." is
+ * TVS_EUNSUPPORTED until that backend lands. pool: connections (>= 1). */
+int tvs_store_open(tvs_store_t **out, const char *url, int pool);
+void tvs_store_close(tvs_store_t *s); /* accepts NULL */
+const char *tvs_store_backend(const tvs_store_t *s); /* "sqlite" */
+
+/* One migration: version numbers strictly increase from 1. */
+typedef struct tvs_migration {
+	int version;
+	const char *name;
+	const char *sqlite; /* may hold several statements */
+	const char *postgresql; /* NULL: same text as sqlite */
+} tvs_migration;
+
+/* Apply, in one transaction each, every migration above the database's
+ * version, recording it in tvs_schema_version. A database newer than the
+ * code (a version above the last given) is TVS_EUNSUPPORTED: old code must
+ * not write into a schema it does not know. */
+int tvs_store_migrate(tvs_store_t *s, const tvs_migration *m, size_t n);
+int tvs_store_schema_version(tvs_store_t *s, int *version);
+
+/* Transactions. write=1 takes the write lock at begin. */
+int tvs_store_begin(tvs_store_t *s, int write, tvs_tx_t **tx);
+int tvs_tx_commit(tvs_tx_t *tx);   /* always releases tx, even on failure */
+void tvs_tx_rollback(tvs_tx_t *tx); /* accepts NULL */
+
+/* Run one statement. *changes (may be NULL) gets rows changed. */
+int tvs_tx_exec(tvs_tx_t *tx, const char *sql, const tvs_val *params, size_t np, int64_t *changes);
+/* Run one statement and materialise its rows into *out (zeroed first; free
+ * with tvs_rows_free even on error). */
+int tvs_tx_query(tvs_tx_t *tx, const char *sql, const tvs_val *params, size_t np, tvs_rows *out);
+
+/* The same, each as its own transaction. */
+int tvs_store_exec(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, int64_t *changes);
+int tvs_store_query(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, tvs_rows *out);
+
+/* Errors: a UNIQUE / foreign-key / CHECK violation is TVS_ECONFLICT with the
+ * constraint in tvs_errmsg(); a lock that outlasts the busy timeout is
+ * TVS_EBUSY; a bad statement TVS_EINVAL (a programming error: the message
+ * names the SQL); disk errors TVS_EIO. */
+
+#endif
