@@ -69,6 +69,15 @@ typedef struct tvs_rect {
 	int x, y, width, height;
 } tvs_rect;
 
+/* Encode img as a baseline 4:2:0 JPEG of quality 1..100. *out is malloc'd;
+ * the caller frees it with free(). */
+int tvs_img_encode_jpeg(const tvs_image *img, int quality, uint8_t **out, size_t *len);
+
+/* Copy the part of r inside img, then bilinear-resize it to width x height
+ * (the crop's own size if either is 0) into *out, which the caller frees
+ * with tvs_image_free(). TVS_EINVAL if r misses img entirely. */
+int tvs_img_crop_resize(const tvs_image *img, tvs_rect r, int width, int height, tvs_image *out);
+
 /* face-api Box.clipAtImageBorders(W, H) followed by floor() of all four
  * values; returns 0 and the clipped rect, or TVS_EINVAL if it is empty. */
 int tvs_img_clip_box(double x, double y, double w, double h, int img_w, int img_h, tvs_rect *out);
