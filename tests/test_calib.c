@@ -235,6 +235,148 @@ static void lookup(void **state)
 	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 0, 1e-2, &t), TVS_EINVAL);
 }
 
+/* The shape of data/calibration/lfw-default.json: points at 420 and 1680
+ * identities. A smaller gallery takes the 420 point, one between the two
+ * the 1680 point, a larger one none. */
+static void lookup_two_galleries(void **state)
+{
+	static const double target[3] = {1e-3, 3e-3, 1e-2};
+	static const double t420[3] = {0.90, 0.89, 0.88}, t1680[3] = {0.95, 0.94, 0.93};
+	tvs_calib c;
+	double t;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < 3; i++) {
+		c.ident[c.nident++] = (tvs_calib_ident_point){420, target[i], t420[i], 0.5, 1};
+		c.ident[c.nident++] = (tvs_calib_ident_point){1680, target[i], t1680[i], 0.6, 1};
+	}
+	static const size_t small[] = {1, 2, 100, 419, 420};
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		assert_int_equal(tvs_calib_threshold_for_fpir(&c, small[i], 3e-3, &t), 0);
+		assert_true(t == 0.89);
+	}
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 421, 3e-3, &t), 0);
+	assert_true(t == 0.94);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 1680, 1e-2, &t), 0);
+	assert_true(t == 0.93);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 200, 5e-3, &t), 0); /* 3e-3 is the largest below */
+	assert_true(t == 0.89);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 200, 1.0, &t), 0);
+	assert_true(t == 0.88);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 1681, 1e-2, &t), TVS_ENOTFOUND);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 100, 1e-4, &t), TVS_ENOTFOUND);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 100, -1.0, &t), TVS_EINVAL);
+}
+
+static void editing(void **state)
+{
+	tvs_calib c;
+	char buf[256], *argv[] = {"ident", "--root", "a b", "it's", ""};
+
+	(void)state;
+	sample(&c);
+	assert_int_equal(tvs_calib_check_model(&c, TVS_MATCH_DEFAULT_MODEL), 0);
+	assert_int_equal(tvs_calib_check_model(&c, "arcface-r100-v2"), TVS_EMODEL);
+	assert_non_null(strstr(tvs_errmsg(), "arcface-r100-v2"));
+	assert_non_null(strstr(tvs_errmsg(), TVS_MATCH_DEFAULT_MODEL));
+
+	/* ident points: the sizes given are replaced, the others kept */
+	tvs_calib_ident_point p420[2] = {{420, 1e-3, 0.9, 0.7, 1}, {420, 1e-2, 0.8, 0.4, 1}};
+	assert_int_equal(tvs_calib_set_ident(&c, p420, 2), 0);
+	assert_int_equal(c.nident, 3);
+	assert_int_equal(c.ident[0].gallery_size, 1000);
+	assert_true(c.ident[2].threshold == 0.8);
+	p420[0].threshold = 0.91;
+	assert_int_equal(tvs_calib_set_ident(&c, p420, 1), 0);
+	assert_int_equal(c.nident, 2);
+	assert_true(c.ident[1].threshold == 0.91);
+	tvs_calib_ident_point many[TVS_CALIB_MAX_POINTS];
+	for (int i = 0; i < TVS_CALIB_MAX_POINTS; i++)
+		many[i] = (tvs_calib_ident_point){(size_t)i + 1, 1e-3, 0.9, 0.5, 1};
+	assert_int_equal(tvs_calib_set_ident(&c, many, TVS_CALIB_MAX_POINTS), TVS_ETOOBIG);
+	assert_int_equal(c.nident, 2);
+
+	/* sources: appended once each */
+	assert_int_equal(tvs_calib_add_source(&c, "LFW 1:N gallery 420", "tvs eval ident --gallery-size 420"), 0);
+	assert_int_equal(tvs_calib_add_source(&c, "LFW 1:N gallery 420", "tvs eval ident --gallery-size 420"), 0);
+	assert_string_equal(c.dataset, "LFW View 2, 6000 pairs; LFW 1:N gallery 420");
+	assert_string_equal(c.command, "tvs eval pairs --pairs \"p q\"\ntvs eval ident --gallery-size 420");
+	assert_int_equal(tvs_calib_add_source(&c, "LFW", NULL), 0); /* "LFW" is a prefix, not a part */
+	assert_string_equal(c.dataset, "LFW View 2, 6000 pairs; LFW 1:N gallery 420; LFW");
+	char *big = malloc(TVS_CALIB_TEXT_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'x', TVS_CALIB_TEXT_MAX + 1);
+	big[TVS_CALIB_TEXT_MAX + 1] = '\0';
+	assert_int_equal(tvs_calib_add_source(&c, "new", big), TVS_ETOOBIG);
+	assert_string_equal(c.dataset, "LFW View 2, 6000 pairs; LFW 1:N gallery 420; LFW"); /* unchanged */
+	free(big);
+	tvs_calib_free(&c);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(tvs_calib_add_source(&c, "d", "c"), 0);
+	assert_string_equal(c.dataset, "d");
+	assert_string_equal(c.command, "c");
+	tvs_calib_free(&c);
+
+	/* updating a file: absent -> empty of the model; another model -> refused */
+	char path[64];
+	tmp_path(path, sizeof(path));
+	unlink(path);
+	assert_int_equal(tvs_calib_load_for_update(&c, path, TVS_MATCH_DEFAULT_MODEL), 0);
+	assert_string_equal(c.model, TVS_MATCH_DEFAULT_MODEL);
+	assert_string_equal(c.score, TVS_CALIB_SCORE_COSINE);
+	assert_int_equal(c.nverify + c.nident, 0);
+	assert_null(c.command);
+	tvs_calib_free(&c);
+	sample(&c);
+	strcpy(c.model, "arcface-r100-v2");
+	assert_int_equal(tvs_calib_write_json(&c, path), 0);
+	tvs_calib_free(&c);
+	assert_int_equal(tvs_calib_load_for_update(&c, path, TVS_MATCH_DEFAULT_MODEL), TVS_EMODEL);
+	assert_non_null(strstr(tvs_errmsg(), "arcface-r100-v2"));
+	assert_null(c.dataset);
+	assert_int_equal(tvs_calib_load_for_update(&c, path, "arcface-r100-v2"), 0);
+	assert_int_equal(c.nident, 1);
+	tvs_calib_free(&c);
+	unlink(path);
+
+	tvs_calib_format_command("tvs eval", 5, argv, buf, sizeof(buf));
+	assert_string_equal(buf, "tvs eval ident --root 'a b' 'it'\\''s' ''");
+	tvs_calib_format_command("tvs eval", 5, argv, buf, 12);
+	assert_string_equal(buf, "tvs eval...");
+}
+
+/* The calibration the repository ships loads, is of the default model, and
+ * resolves what the service asks: FMR 1e-3, and FPIR 0.003 on a gallery
+ * below 420 (the 420 point), up to 1680 (the 1680 point) and beyond (none). */
+static void shipped_file(void **state)
+{
+	tvs_calib c;
+	double t, t420 = NAN, t1680 = NAN;
+	int rc;
+
+	(void)state;
+	rc = tvs_calib_load_json(&c, "data/calibration/lfw-default.json");
+	if (rc == TVS_ENOTFOUND)
+		skip(); /* not run from the repository root */
+	assert_int_equal(rc, 0);
+	assert_int_equal(tvs_calib_check_model(&c, TVS_MATCH_DEFAULT_MODEL), 0);
+	assert_int_equal(tvs_calib_threshold_for_fmr(&c, 1e-3, &t), 0);
+	for (size_t i = 0; i < c.nident; i++) {
+		if (c.ident[i].target_fpir == 3e-3 && c.ident[i].gallery_size == 420)
+			t420 = c.ident[i].threshold;
+		if (c.ident[i].target_fpir == 3e-3 && c.ident[i].gallery_size == 1680)
+			t1680 = c.ident[i].threshold;
+	}
+	assert_true(isfinite(t420) && isfinite(t1680) && t1680 >= t420);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 50, 3e-3, &t), 0);
+	assert_true(t == t420);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 1000, 3e-3, &t), 0);
+	assert_true(t == t1680);
+	assert_int_equal(tvs_calib_threshold_for_fpir(&c, 1681, 3e-3, &t), TVS_ENOTFOUND);
+	tvs_calib_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +385,9 @@ int main(void)
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(too_big),
 		cmocka_unit_test(lookup),
+		cmocka_unit_test(lookup_two_galleries),
+		cmocka_unit_test(editing),
+		cmocka_unit_test(shipped_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

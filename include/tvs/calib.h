@@ -2,12 +2,16 @@
  * Score calibration: the decision thresholds of the matcher, derived from a
  * target error rate on a labelled dataset instead of a magic number.
  *
- * `tvs eval pairs --calibration-out FILE` measures them and writes a JSON
- * file; the service loads one at start-up and asks for the threshold of the
- * FMR (1:1) or FPIR (1:N) it was configured with. The file names the model
- * and the score kind it holds for ("cosine": similarity of L2-normalised
- * descriptors, as src/match/template.c scores; accept iff score >=
- * threshold), so thresholds are never applied to another model's scores.
+ * `tvs eval pairs --calibration-out FILE` measures the 1:1 points and
+ * `tvs eval ident --calibration-out FILE` the 1:N points of one gallery
+ * size; each merges into FILE when it exists (replacing the points it
+ * measures, keeping the others), so one file holds both. The service loads
+ * one at start-up, checks its model (tvs_calib_check_model) and asks for the
+ * threshold of the FMR (1:1) or FPIR (1:N) it was configured with. The file
+ * names the model and the score kind it holds for ("cosine": similarity of
+ * L2-normalised descriptors, as src/match/template.c scores; accept iff
+ * score >= threshold), so thresholds are never applied to another model's
+ * scores.
  *
  * File format (UTF-8 JSON object, every key required unless noted, no other
  * keys allowed):
@@ -15,7 +19,9 @@
  *   "format":  "tvs-calibration"   "version": 1
  *   "model":   model id, 1..TVS_MATCH_MODEL_MAX printable ASCII
  *   "score":   "cosine"
- *   "dataset", "command": strings up to TVS_CALIB_TEXT_MAX bytes (optional)
+ *   "dataset", "command": strings up to TVS_CALIB_TEXT_MAX bytes (optional);
+ *              with several measurements, their descriptions joined by
+ *              "; " and their commands one a line
  *   "verify":  [{"target_fmr", "threshold", "tar", "fmr", "resolvable"}]
  *   "ident":   [{"gallery_size", "target_fpir", "threshold", "fnir",
  *               "resolvable"}]   (optional; may be empty)
@@ -80,6 +86,13 @@ int tvs_calib_write_json(const tvs_calib *c, const char *path);
  * frees with tvs_calib_free(); on error *c holds nothing to free. */
 int tvs_calib_load_json(tvs_calib *c, const char *path);
 
+/* Open path for an update: load it as tvs_calib_load_json does, or when it
+ * does not exist, start an empty calibration of model (score "cosine", no
+ * points). TVS_EMODEL if the file holds another model's thresholds; the
+ * loader's errors otherwise. On success the caller frees with
+ * tvs_calib_free(). */
+int tvs_calib_load_for_update(tvs_calib *c, const char *path, const char *model);
+
 /* Same as tvs_calib_load_json on len bytes of JSON text already in memory. */
 int tvs_calib_load_buffer(tvs_calib *c, const char *buf, size_t len);
 
@@ -89,11 +102,37 @@ int tvs_calib_load_buffer(tvs_calib *c, const char *buf, size_t len);
 int tvs_calib_threshold_for_fmr(const tvs_calib *c, double fmr, double *threshold);
 
 /* Threshold for a target FPIR on a gallery of gallery_size identities. FPIR
- * grows with the gallery, so only points measured on a gallery at least as
- * large are candidates, and of those the smallest such gallery is used; the
- * target is then matched as in tvs_calib_threshold_for_fmr. TVS_ENOTFOUND if
- * no resolvable point qualifies. */
+ * grows with the gallery (more identities, more chances for an impostor to
+ * find a look-alike), so only points measured on a gallery at least as
+ * large are candidates: their threshold keeps the FPIR of the smaller
+ * gallery within the target, at some cost in FNIR. Of those the smallest
+ * gallery with a resolvable point at or below the target is used, and the
+ * target is then matched on it as in tvs_calib_threshold_for_fmr. So with points at 420 and 1680, a gallery of
+ * 1..420 gets the 420 point, 421..1680 the 1680 point, and a larger one
+ * TVS_ENOTFOUND (no calibration covers it: measure one). TVS_ENOTFOUND
+ * also when no resolvable point qualifies; TVS_EINVAL for gallery_size 0
+ * or an fpir that is not a positive number. */
 int tvs_calib_threshold_for_fpir(const tvs_calib *c, size_t gallery_size, double fpir, double *threshold);
+
+/* 0 if c was measured on model, else TVS_EMODEL naming both models: its
+ * thresholds mean nothing for another model's scores. */
+int tvs_calib_check_model(const tvs_calib *c, const char *model);
+
+/* Replace the points of c for every gallery size that occurs in pts[0..n)
+ * by pts (the others stay, the order is kept, the new ones go last).
+ * TVS_ETOOBIG past TVS_CALIB_MAX_POINTS (c unchanged). */
+int tvs_calib_set_ident(tvs_calib *c, const tvs_calib_ident_point *pts, size_t n);
+
+/* Record where a measurement came from: append dataset to c->dataset
+ * (joined by "; ") and command to c->command (one a line), each unless
+ * already there as a whole part; NULL leaves a field alone. TVS_ETOOBIG
+ * past TVS_CALIB_TEXT_MAX bytes, TVS_ENOMEM; c unchanged on error. */
+int tvs_calib_add_source(tvs_calib *c, const char *dataset, const char *command);
+
+/* Write prefix and then argv[0..argc) into buf[cap] as one shell command
+ * line, quoting ('...') the arguments that need it; truncated with "..."
+ * past cap. For the "command" field. */
+void tvs_calib_format_command(const char *prefix, int argc, char *const *argv, char *buf, size_t cap);
 
 /* Release the strings of c and zero it. Accepts NULL. */
 void tvs_calib_free(tvs_calib *c);

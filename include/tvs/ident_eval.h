@@ -6,9 +6,12 @@
  *
  * Conventions:
  *
- *  - A score is a similarity, higher = more alike. tvs_ident_eval_search
- *    uses score = -euclidean distance of face descriptors, so a threshold t
- *    is the distance -t.
+ *  - A score is a similarity, higher = more alike; the metrics below do not
+ *    care which. `tvs eval ident` takes the service's: the cosine of the
+ *    rank-1 hit of tvs_gallery_search (include/tvs/match.h), so its
+ *    thresholds go into calibration files as they are. The brute-force
+ *    tvs_ident_eval_search below uses score = -euclidean distance of raw
+ *    descriptors (a threshold t is the distance -t).
  *  - Scores of one search against every enrolled template are fused per
  *    identity by MAX; the candidate list is the single rank-1 identity and
  *    its fused score. Since max over identities of max over templates is

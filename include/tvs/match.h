@@ -14,13 +14,22 @@
  * ("faceapi-resnet-v1") and a producer version. Descriptors of different
  * models live in unrelated spaces, so a gallery, a verify call and the parser
  * (when given an expected model) refuse a template of another model with
- * TVS_EINVAL and a detail naming both models.
+ * TVS_EMODEL and a detail naming both models.
  *
  * int8. A template may also carry a symmetric int8 form: q[i] =
  * round(v[i] / qscale), |q| <= 127, qscale = max|v| / 127 (one scale per
  * template). The int8 score is dot(qa, qb) * qa.scale * qb.scale, computed
  * exactly in int32. Search quantises the gallery the same way; see gallery.c
- * for how AVX-512 VNNI runs it.
+ * for how AVX-512 VNNI runs it, search_avx2.c for CPUs without it.
+ *
+ * Search modes. TVS_MATCH_INT8_RERANK is the recommended one and
+ * tvs_search_default_opts() sets it: int8 speed (a quarter of float's
+ * memory traffic), float scores, and the float top-1 on 100% of the
+ * bench_search probes up to 1M entries (README "1:N search").
+ * TVS_MATCH_INT8 alone loses the float top-1 where entries score within
+ * int8 rounding of each other, which face descriptors make common: they
+ * crowd into a narrow cone (LFW impostors at cosine ~0.84), and on LFW int8
+ * alone changed the rank-1 identity of 3-4% of the searches.
  */
 #ifndef TVS_MATCH_H
 #define TVS_MATCH_H
@@ -65,10 +74,10 @@ int tvs_match_template_serialize(const tvs_template *t, uint8_t *buf, size_t cap
 /* Parse len bytes of untrusted input into *t. Every field is bounded and the
  * CRC checked: TVS_EFORMAT if truncated or malformed, TVS_EINTEGRITY if the
  * CRC differs, TVS_EUNSUPPORTED for another format version or dim. With
- * expect_model non-NULL, a template of another model is TVS_EINVAL. */
+ * expect_model non-NULL, a template of another model is TVS_EMODEL. */
 int tvs_match_template_parse(tvs_template *t, const uint8_t *buf, size_t len, const char *expect_model);
 
-/* 1:1 verify: *score = cosine of a and b. TVS_EINVAL if their models differ. */
+/* 1:1 verify: *score = cosine of a and b. TVS_EMODEL if their models differ. */
 int tvs_match_verify(const tvs_template *a, const tvs_template *b, float *score);
 
 /* Euclidean distance between unit vectors of cosine score: sqrt(2 - 2 s). */
@@ -86,13 +95,21 @@ typedef struct tvs_gallery_config {
 enum tvs_match_mode {
 	TVS_MATCH_FLOAT = 0, /* float32 dot products */
 	TVS_MATCH_INT8 = 1,  /* int8 dot products, per-entry scale (4x less memory traffic) */
-	TVS_MATCH_INT8_RERANK = 2, /* int8 scan for max(2k, k+16) candidates, which are
-				    * re-scored in float: float scores, int8 speed */
+	TVS_MATCH_INT8_RERANK = 2, /* the default: int8 scan for max(2k, k+16) candidates
+				    * (entries, or subjects with fuse: then all of each
+				    * candidate subject's entries) re-scored in float:
+				    * TVS_MATCH_FLOAT's hits and scores, int8 speed */
 };
 
+/* Which kernels run. Every kernel gives the scalar reference's scores bit
+ * for bit (and so the same hits); impl only changes speed. An explicit impl
+ * the CPU lacks for the mode is TVS_EUNSUPPORTED. TVS_SIMD=1 in the
+ * environment caps AUTO at AVX2, TVS_SIMD=0 at the reference. */
 enum tvs_match_impl {
-	TVS_MATCH_IMPL_AUTO = 0, /* fastest kernel this CPU has */
+	TVS_MATCH_IMPL_AUTO = 0, /* fastest this CPU has: float AVX-512 > AVX2 > ref, int8 VNNI > AVX2 > ref */
 	TVS_MATCH_IMPL_REF,      /* scalar reference */
+	TVS_MATCH_IMPL_AVX2,     /* AVX2+FMA float and int8 */
+	TVS_MATCH_IMPL_AVX512,   /* AVX-512F float, AVX-512 VNNI int8 */
 };
 
 typedef struct tvs_search_opts {
@@ -102,6 +119,10 @@ typedef struct tvs_search_opts {
 	int impl;         /* enum tvs_match_impl */
 	tvs_pool_t *pool; /* borrowed; NULL or 1 worker runs on the calling thread */
 } tvs_search_opts;
+
+/* The recommended search: k = 1, TVS_MATCH_INT8_RERANK, fuse = 1 (the best
+ * subject, by its best template), TVS_MATCH_IMPL_AUTO, no pool. */
+void tvs_search_default_opts(tvs_search_opts *o);
 
 typedef struct tvs_match_hit {
 	uint64_t subject_id;
@@ -116,22 +137,25 @@ void tvs_gallery_destroy(tvs_gallery_t *g);
 /* Entries in the gallery. */
 size_t tvs_gallery_count(const tvs_gallery_t *g);
 
-/* Add template t (copied) as entry template_id of subject_id. TVS_EINVAL if
- * t is of another model or template_id is already present, TVS_ENOMEM. */
+/* Add template t (copied) as entry template_id of subject_id. TVS_EMODEL if
+ * t is of another model, TVS_ECONFLICT if template_id is already present,
+ * TVS_EINVAL if t is not finite, TVS_ENOMEM. */
 int tvs_gallery_add(tvs_gallery_t *g, uint64_t subject_id, uint64_t template_id, const tvs_template *t);
 
-/* Remove entry template_id (O(1): the last entry moves into its row).
- * TVS_ENOTFOUND if absent. */
+/* Remove entry template_id (O(1) plus the length of two subjects' entry
+ * chains: the last entry moves into its row). TVS_ENOTFOUND if absent. */
 int tvs_gallery_remove(tvs_gallery_t *g, uint64_t template_id);
 
-/* Remove every entry of subject_id (O(N)); *removed (may be NULL) gets how many. */
+/* Remove every entry of subject_id (each as tvs_gallery_remove, no scan);
+ * *removed (may be NULL) gets how many, 0 for an unknown subject. */
 int tvs_gallery_remove_subject(tvs_gallery_t *g, uint64_t subject_id, size_t *removed);
 
 /* Top-k search for probe: hits[0..*nhits) sorted by score descending, ties
  * by template id ascending (so results do not depend on threads or row
  * order). *nhits = min(k, entries or subjects). Does not allocate; safe to
  * run concurrently with other searches (not with add/remove) as long as they
- * do not share a pool. TVS_EINVAL for a bad k/mode or another model. */
+ * do not share a pool. TVS_EINVAL for a bad k/mode/impl, TVS_EMODEL for a
+ * probe of another model, TVS_EUNSUPPORTED for an impl this CPU lacks. */
 int tvs_gallery_search(const tvs_gallery_t *g, const tvs_template *probe, const tvs_search_opts *opts,
 		       tvs_match_hit *hits, int *nhits);
 
@@ -144,7 +168,8 @@ int tvs_gallery_search(const tvs_gallery_t *g, const tvs_template *probe, const 
 int tvs_gallery_search_batch(const tvs_gallery_t *g, const tvs_template *probes, int np,
 			     const tvs_search_opts *opts, tvs_match_hit *hits, int *nhits);
 
-/* Name of the kernel AUTO picks for mode on this CPU ("avx512", "vnni", "ref"). */
+/* Name of the kernel AUTO picks for mode on this CPU ("avx512", "vnni",
+ * "avx2", "ref"); for TVS_MATCH_INT8_RERANK, the int8 scan's. */
 const char *tvs_gallery_kernel_name(int mode);
 
 #endif

@@ -35,7 +35,11 @@
  * on templates built by tvs_match_template_init, exactly as the service
  * does, and the thresholds at FMR 1e-3 and 1e-4 of those scores are written
  * with tvs_calib_write_json (include/tvs/calib.h). 1e-4 is below what LFW's
- * 3000 impostor pairs can measure and is recorded as not resolvable.
+ * 3000 impostor pairs can measure and is recorded as not resolvable. An
+ * existing FILE is updated, not replaced: its verify points give way to
+ * these, its ident points (from `tvs eval ident --calibration-out`) stay,
+ * and this command is added to its "command" lines; a FILE of another
+ * model is refused (TVS_EMODEL).
  *
  * Cache (--cache FILE): descriptors are first taken from a `tvs eval ident`
  * cache of the same --root (src/cli/desc_cache.c), keyed by
@@ -98,7 +102,8 @@ static const char EVAL_USAGE[] =
 	"  --limit-folds K    use only the first K folds (a smoke run; k-fold\n"
 	"                     accuracy needs K >= 2)\n"
 	"  --calibration-out FILE  write cosine thresholds at FMR 1e-3 and 1e-4\n"
-	"                     (include/tvs/calib.h) for the service to load\n"
+	"                     (include/tvs/calib.h) for the service to load; an\n"
+	"                     existing FILE keeps its 1:N (eval ident) points\n"
 	"  --cache FILE       read descriptors from a 'tvs eval ident' cache of the\n"
 	"                     same --root and engine settings (never written)\n";
 
@@ -667,39 +672,25 @@ fail:
 	return rc;
 }
 
-/* "tvs eval" and then argv, each argument single-quoted where the shell
- * would need it; truncated (and marked) beyond cap. */
-static void join_command(int argc, char **argv, char *buf, size_t cap)
-{
-	size_t n = (size_t)snprintf(buf, cap, "tvs eval");
-
-	for (int i = 0; i < argc && n < cap; i++) {
-		const char *a = argv[i];
-		int plain = a[0] != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-						     "0123456789_-+=.,/:@%") == strlen(a);
-
-		n += (size_t)snprintf(buf + n, cap - n, plain ? " %s" : " '%s'", a);
-	}
-	if (n >= cap && cap > 4)
-		memcpy(buf + cap - 4, "...", 4);
-}
-
+/* Measure the verify points and write them into o->calib_out, merged into
+ * the file when it exists (its ident points stay; see calib.h). */
 static int write_calibration(const eval_opts *o, const tvs_lfw_pairs *pp, const double *cos, const int *label,
 			     int argc, char **argv)
 {
 	char command[TVS_CALIB_TEXT_MAX + 1], dataset[128];
 	tvs_tar_result tar;
 	tvs_calib c;
-	int rc = 0;
+	int rc;
 
-	memset(&c, 0, sizeof(c));
-	snprintf(c.model, sizeof(c.model), "%s", TVS_MATCH_DEFAULT_MODEL);
-	snprintf(c.score, sizeof(c.score), "%s", TVS_CALIB_SCORE_COSINE);
+	rc = tvs_calib_load_for_update(&c, o->calib_out, TVS_MATCH_DEFAULT_MODEL);
+	if (rc)
+		return rc;
+	c.nverify = 0;
 	for (int i = 0; i < 2; i++) {
 		rc = tvs_verify_eval_tar_at_fmr(cos, label, pp->npairs, TARGET_FMR[i], &tar);
 		if (rc)
-			return rc;
-		c.verify[i] = (tvs_calib_verify_point){
+			goto fail;
+		c.verify[c.nverify++] = (tvs_calib_verify_point){
 			.target_fmr = TARGET_FMR[i],
 			.threshold = tar.threshold,
 			.tar = tar.tar,
@@ -709,13 +700,14 @@ static int write_calibration(const eval_opts *o, const tvs_lfw_pairs *pp, const 
 		fprintf(stderr, "  calibration: cosine >= %.6f at FMR %g: TAR %.4f, FMR %.5f%s\n", tar.threshold,
 			TARGET_FMR[i], tar.tar, tar.fmr, tar.resolvable ? "" : " [not resolvable]");
 	}
-	c.nverify = 2;
 	snprintf(dataset, sizeof(dataset), "LFW View 2, %zu pairs", pp->npairs);
-	join_command(argc, argv, command, sizeof(command));
-	c.dataset = dataset;
-	c.command = command;
-	rc = tvs_calib_write_json(&c, o->calib_out);
-	return rc; /* c borrows dataset and command: nothing to free */
+	tvs_calib_format_command("tvs eval", argc, argv, command, sizeof(command));
+	rc = tvs_calib_add_source(&c, dataset, command);
+	if (rc == 0)
+		rc = tvs_calib_write_json(&c, o->calib_out);
+fail:
+	tvs_calib_free(&c);
+	return rc;
 }
 
 /* ------------------------------------------------------------ run */

@@ -8,10 +8,23 @@
  * photos, N are drawn by a seeded Fisher-Yates shuffle (splitmix64) and
  * enrolled with their first K photos as templates; their remaining photos
  * are MATED searches. Every photo of every person not enrolled (single-photo
- * people included) is a NON-MATED search. Each search is scored against
- * every template as similarity = -euclidean distance, fused per identity by
- * MAX, and the rank-1 identity is the candidate list (metric definitions:
- * include/tvs/ident_eval.h).
+ * people included) is a NON-MATED search.
+ *
+ * Search. The templates go into a tvs_gallery (subject = identity) and each
+ * search is a tvs_gallery_search with the service's options
+ * (tvs_search_default_opts: k = 1, fused by MAX per identity, int8 scan
+ * re-ranked in float; --search picks another mode). The score is the
+ * service's: cosine similarity of the L2-normalised descriptors, so the
+ * thresholds reported are the ones the service applies. The rank-1 identity
+ * and its score are the candidate list (metric definitions:
+ * include/tvs/ident_eval.h). When the mode is not float, every search is
+ * also run in float and the JSON counts how often the rank-1 identity
+ * differs (the int8 recall on real data).
+ *
+ * Calibration (--calibration-out FILE): the cosine threshold, FNIR and
+ * resolvability at each target FPIR become the ident points of FILE for
+ * this gallery size (include/tvs/calib.h), merged into FILE when it exists
+ * (the verify points of `tvs eval pairs` and other gallery sizes stay).
  *
  * Failures. A photo that cannot be decoded or described gets no descriptor.
  * Such an enrolment photo is a failure to enrol (FTE); an identity whose K
@@ -39,10 +52,12 @@
  */
 #include "cli.h"
 
+#include "tvs/calib.h"
 #include "tvs/error.h"
 #include "tvs/face.h"
 #include "tvs/ident_eval.h"
 #include "tvs/img.h"
+#include "tvs/match.h"
 #include "tvs/nn.h"
 
 #include <dirent.h>
@@ -78,7 +93,8 @@ static const double TARGET_FPIR[3] = {1e-3, 3e-3, 1e-2};
 static const char IDENT_USAGE[] =
 	"usage: tvs eval ident --root DIR [--gallery-size N|max] [--k K] [--seed S]\n"
 	"                      [--models DIR] [--threads N] [--out FILE.json]\n"
-	"                      [--det FILE.png] [--cache FILE]\n"
+	"                      [--det FILE.png] [--cache FILE] [--search MODE]\n"
+	"                      [--calibration-out FILE.json]\n"
 	"\n"
 	"1:N identification (NIST IR 8381 style): FNIR at FPIR 0.001/0.003/0.01,\n"
 	"rank-1 hit rate, failure to enrol / acquire.\n"
@@ -91,19 +107,29 @@ static const char IDENT_USAGE[] =
 	"  --threads N        worker threads, 1..256 (default: online CPUs)\n"
 	"  --out FILE         write the JSON there instead of stdout\n"
 	"  --det FILE.png     draw the DET curve (FNIR against FPIR, log axes)\n"
-	"  --cache FILE       read and update a descriptor cache\n";
+	"  --cache FILE       read and update a descriptor cache\n"
+	"  --search MODE      rerank (default: the service's int8 scan re-ranked\n"
+	"                     in float), int8 or float\n"
+	"  --calibration-out FILE  write the cosine thresholds at the three FPIR\n"
+	"                     targets as FILE's points for this gallery size\n"
+	"                     (include/tvs/calib.h), merged into FILE if it exists\n";
 
 enum face_path { PATH_FAILED = -1, PATH_DETECTED = 0, PATH_RETRY = 1, PATH_CENTRE_BOX = 2, PATH_COUNT };
 
 static const char *const PATH_NAME[PATH_COUNT] = {"detected", "retry_min_score_0.2", "centre_box"};
 
 typedef struct ident_opts {
-	const char *root, *models, *out, *det, *cache;
-	const char *gallery_s, *k_s, *seed_s, *threads_s;
+	const char *root, *models, *out, *det, *cache, *calib_out;
+	const char *gallery_s, *k_s, *seed_s, *threads_s, *search_s;
 	size_t gallery; /* 0 = max */
 	int k, threads;
+	int mode; /* enum tvs_match_mode */
 	uint64_t seed;
+	int argc;    /* the command line, for the calibration file */
+	char **argv;
 } ident_opts;
+
+static const char *const MODE_NAME[3] = {"float", "int8", "rerank"};
 
 typedef struct photo {
 	char *rel;  /* "<person>/<file>", owned */
@@ -163,6 +189,7 @@ static int parse_opts(int argc, char **argv, ident_opts *o)
 		{"--root", &o->root},       {"--gallery-size", &o->gallery_s}, {"--k", &o->k_s},
 		{"--seed", &o->seed_s},     {"--models", &o->models},          {"--threads", &o->threads_s},
 		{"--out", &o->out},         {"--det", &o->det},                {"--cache", &o->cache},
+		{"--search", &o->search_s}, {"--calibration-out", &o->calib_out},
 	};
 	uint64_t v;
 
@@ -195,6 +222,15 @@ static int parse_opts(int argc, char **argv, ident_opts *o)
 	o->seed = 1;
 	if (o->seed_s && parse_u64(o->seed_s, UINT64_MAX, &o->seed) != 0)
 		return usage_error("--seed '%s': want an unsigned integer", o->seed_s);
+	o->mode = TVS_MATCH_INT8_RERANK;
+	if (o->search_s) {
+		for (o->mode = 0; o->mode < 3 && strcmp(o->search_s, MODE_NAME[o->mode]) != 0; o->mode++)
+			;
+		if (o->mode == 3)
+			return usage_error("--search '%s': want rerank, int8 or float", o->search_s);
+	}
+	o->argc = argc;
+	o->argv = argv;
 	return -1;
 }
 
@@ -617,14 +653,51 @@ typedef struct ident_run {
 	tvs_ident_det_point *det;
 	size_t ndet;
 	double search_s;
+	size_t float_checked, float_differs; /* rank-1 identity against a float search */
 } ident_run;
+
+/* One search: the rank-1 identity and score of probe descriptor desc in g
+ * (s->mate is left alone). With mode not float, the same search in float
+ * too, counted in r->float_*. */
+static int search_one(const tvs_gallery_t *g, const tvs_search_opts *so, const float *desc, tvs_ident_search *s,
+		      ident_run *r)
+{
+	tvs_template probe;
+	tvs_match_hit hit, fhit;
+	int nh, rc;
+
+	rc = tvs_match_template_init(&probe, TVS_MATCH_DEFAULT_MODEL, 1, desc, TVS_FACE_DESC_DIM);
+	if (rc == 0)
+		rc = tvs_gallery_search(g, &probe, so, &hit, &nh);
+	if (rc)
+		return rc;
+	if (nh != 1)
+		return tvs__err(TVS_EINVAL, "gallery search returned no candidate");
+	s->acquired = 1;
+	s->top_id = (int)hit.subject_id;
+	s->top_score = hit.score;
+	if (so->mode != TVS_MATCH_FLOAT) {
+		tvs_search_opts fo = *so;
+
+		fo.mode = TVS_MATCH_FLOAT;
+		rc = tvs_gallery_search(g, &probe, &fo, &fhit, &nh);
+		if (rc)
+			return rc;
+		r->float_checked++;
+		r->float_differs += fhit.subject_id != hit.subject_id;
+	}
+	return 0;
+}
 
 /* Choose the gallery, build templates, run every search and the metrics. */
 static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 {
 	size_t *elig = NULL, i, j, n;
-	int *enrolled_id = NULL, *templ_id = NULL, rc = 0;
-	float *templ = NULL;
+	int *enrolled_id = NULL, rc = 0;
+	tvs_gallery_t *g = NULL;
+	tvs_gallery_config gcfg = {TVS_MATCH_DEFAULT_MODEL, 0};
+	tvs_search_opts so;
+	tvs_template t;
 	uint64_t st = o->seed;
 	double t0;
 
@@ -653,16 +726,19 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 	}
 	qsort(elig, n, sizeof(*elig), cmp_size);
 	r->enrolled_requested = n;
-	templ = malloc(n * (size_t)o->k * TVS_FACE_DESC_DIM * sizeof(float));
-	templ_id = malloc(n * (size_t)o->k * sizeof(int));
+	gcfg.capacity = n * (size_t)o->k;
+	rc = tvs_gallery_create(&g, &gcfg);
+	if (rc)
+		goto fail;
 	r->search = malloc((ds->nphotos ? ds->nphotos : 1) * sizeof(*r->search));
 	r->search_photo = malloc((ds->nphotos ? ds->nphotos : 1) * sizeof(*r->search_photo));
 	r->gallery_person = malloc(n * sizeof(*r->gallery_person));
-	if (!templ || !templ_id || !r->search || !r->search_photo || !r->gallery_person) {
+	if (!r->search || !r->search_photo || !r->gallery_person) {
 		rc = tvs__err(TVS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	/* Enrolment: identity ids are dense over the identities kept. */
+	/* Enrolment: identity ids are dense over the identities kept; they are
+	 * the gallery's subject ids, and the template ids count templates. */
 	for (i = 0; i < n; i++) {
 		const person *p = &ds->people[elig[i]];
 		size_t before = r->templates;
@@ -675,8 +751,12 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 				continue;
 			}
 			r->fallback[0][ph->path]++;
-			memcpy(templ + r->templates * TVS_FACE_DESC_DIM, ph->desc, sizeof(ph->desc));
-			templ_id[r->templates++] = (int)r->enrolled;
+			rc = tvs_match_template_init(&t, TVS_MATCH_DEFAULT_MODEL, 1, ph->desc, TVS_FACE_DESC_DIM);
+			if (rc == 0)
+				rc = tvs_gallery_add(g, r->enrolled, r->templates, &t);
+			if (rc)
+				goto fail;
+			r->templates++;
 		}
 		if (r->templates == before) {
 			r->fte_identities++;
@@ -691,6 +771,8 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 		goto fail;
 	}
 	/* Searches. */
+	tvs_search_default_opts(&so);
+	so.mode = o->mode;
 	t0 = tvs_cli_now_s();
 	for (i = 0; i < ds->nphotos; i++) {
 		const photo *ph = &ds->photos[i];
@@ -718,7 +800,7 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 				r->fta_nonmated++;
 		} else {
 			r->fallback[1][ph->path]++;
-			rc = tvs_ident_eval_search(templ, templ_id, r->templates, TVS_FACE_DESC_DIM, ph->desc, s);
+			rc = search_one(g, &so, ph->desc, s, r);
 			if (rc)
 				goto fail;
 		}
@@ -743,10 +825,9 @@ static int run_protocol(const ident_opts *o, const dataset *ds, ident_run *r)
 	rc = tvs_ident_eval_det(r->search, r->nsearch, r->det, r->n_nonmated + 1, &r->ndet);
 
 fail:
+	tvs_gallery_destroy(g);
 	free(elig);
 	free(enrolled_id);
-	free(templ);
-	free(templ_id);
 	return rc;
 }
 
@@ -775,7 +856,7 @@ static json_t *op_json(const tvs_ident_op *op, int *bad)
 	tvs_cli_jset(o, "fpir_resolution", json_real(op->fpir_resolution), bad);
 	tvs_cli_jset(o, "fnir", json_real(op->fnir), bad);
 	tvs_cli_jset(o, "fpir", json_real(op->fpir), bad);
-	tvs_cli_jset(o, "threshold_distance", tvs_cli_jreal(-op->threshold), bad);
+	tvs_cli_jset(o, "threshold_cosine", tvs_cli_jreal(op->threshold), bad);
 	tvs_cli_jset(o, "nonmated_accepted", jsize(op->nonmated_accepted), bad);
 	tvs_cli_jset(o, "mated_missed", jsize(op->mated_missed), bad);
 	if (!op->resolvable)
@@ -823,7 +904,7 @@ static json_t *top_nonmated_json(const dataset *ds, const ident_run *r, int *bad
 		}
 		tvs_cli_jset(o, "search", json_string(ds->photos[r->search_photo[best[k]]].rel), bad);
 		tvs_cli_jset(o, "rank1_identity", json_string(ds->people[r->gallery_person[s->top_id]].name), bad);
-		tvs_cli_jset(o, "distance", json_real(-s->top_score), bad);
+		tvs_cli_jset(o, "score", json_real(s->top_score), bad);
 		tvs_cli_jset(o, "face_path", json_string(PATH_NAME[ds->photos[r->search_photo[best[k]]].path]), bad);
 	}
 	return a;
@@ -848,8 +929,12 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 		tvs_cli_jset(x, "threads", json_integer(o->threads), &bad);
 		tvs_cli_jset(x, "models", json_string(o->models), &bad);
 		tvs_cli_jset(x, "cache", o->cache ? json_string(o->cache) : json_null(), &bad);
-		tvs_cli_jset(x, "similarity", json_string("-euclidean distance of face-api descriptors (flip-averaged)"),
+		tvs_cli_jset(x, "similarity",
+		     json_string("cosine of the L2-normalised face-api descriptors (flip-averaged), as the service scores"),
 		     &bad);
+		tvs_cli_jset(x, "search", json_string(MODE_NAME[o->mode]), &bad);
+		tvs_cli_jset(x, "search_kernel", json_string(tvs_gallery_kernel_name(o->mode)), &bad);
+		tvs_cli_jset(x, "calibration_out", o->calib_out ? json_string(o->calib_out) : json_null(), &bad);
 		tvs_cli_jset(x, "fusion", json_string("max over the identity's templates"), &bad);
 		tvs_cli_jset(x, "candidate_list", json_string("rank-1 identity only"), &bad);
 		tvs_cli_jset(x, "fnir_definition",
@@ -901,6 +986,12 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 	}
 	tvs_cli_jset(root, "rank1_hit_rate", json_real(r->rank1), &bad);
 	tvs_cli_jset(root, "rank1_hits", jsize(r->rank1_hits), &bad);
+	if (r->float_checked) {
+		x = json_object();
+		tvs_cli_jset(root, "search_vs_float", x, &bad);
+		tvs_cli_jset(x, "searches", jsize(r->float_checked), &bad);
+		tvs_cli_jset(x, "rank1_identity_differs", jsize(r->float_differs), &bad);
+	}
 	a = json_array();
 	tvs_cli_jset(root, "fnir_at_fpir", a, &bad);
 	for (i = 0; a && i < NTARGETS; i++) {
@@ -924,7 +1015,7 @@ static json_t *result_json(const ident_opts *o, const dataset *ds, const ident_r
 		}
 		tvs_cli_jset(x, "fpir", json_real(p->fpir), &bad);
 		tvs_cli_jset(x, "fnir", json_real(p->fnir), &bad);
-		tvs_cli_jset(x, "threshold_distance", tvs_cli_jreal(-p->threshold), &bad);
+		tvs_cli_jset(x, "threshold_cosine", tvs_cli_jreal(p->threshold), &bad);
 	}
 	x = json_object();
 	tvs_cli_jset(root, "timing", x, &bad);
@@ -953,8 +1044,8 @@ static int write_det(const ident_opts *o, const ident_run *r)
 	for (int i = 0; i < NTARGETS; i++) {
 		if (!r->op[i].resolvable)
 			continue;
-		snprintf(labels[m], sizeof(labels[m]), "FPIR %g: FNIR %.3f (distance <= %.4f)", r->op[i].target_fpir,
-			 r->op[i].fnir, -r->op[i].threshold);
+		snprintf(labels[m], sizeof(labels[m]), "FPIR %g: FNIR %.3f (cosine >= %.4f)", r->op[i].target_fpir,
+			 r->op[i].fnir, r->op[i].threshold);
 		marks[m].fpir = r->op[i].fpir > 0 ? r->op[i].fpir : r->op[i].target_fpir;
 		marks[m].fnir = r->op[i].fnir;
 		marks[m].label = labels[m];
@@ -971,15 +1062,57 @@ static void print_summary(const ident_run *r, const ident_opts *o, const ident_t
 		"tvs eval ident: gallery %zu of %zu eligible (K=%d, %zu templates), %zu mated + %zu non-mated "
 		"searches\n",
 		r->enrolled, r->eligible, o->k, r->templates, r->n_mated, r->n_nonmated);
-	fprintf(stderr, "  rank-1 hit rate %.4f (%zu/%zu)\n", r->rank1, r->rank1_hits, r->n_mated);
+	fprintf(stderr, "  rank-1 hit rate %.4f (%zu/%zu); search %s (%s)", r->rank1, r->rank1_hits, r->n_mated,
+		MODE_NAME[o->mode], tvs_gallery_kernel_name(o->mode));
+	if (r->float_checked)
+		fprintf(stderr, ", rank-1 differs from float in %zu of %zu", r->float_differs, r->float_checked);
+	fprintf(stderr, "\n");
 	for (int i = 0; i < NTARGETS; i++)
-		fprintf(stderr, "  FNIR %.4f at FPIR %g (achieved %.5f, distance <= %.4f)%s\n", r->op[i].fnir,
-			r->op[i].target_fpir, r->op[i].fpir, -r->op[i].threshold,
+		fprintf(stderr, "  FNIR %.4f at FPIR %g (achieved %.5f, cosine >= %.4f)%s\n", r->op[i].fnir,
+			r->op[i].target_fpir, r->op[i].fpir, r->op[i].threshold,
 			r->op[i].resolvable ? "" : " [not resolvable: too few non-mated searches]");
 	fprintf(stderr, "  FTE %zu photos (%zu identities dropped), FTA %zu mated + %zu non-mated\n", r->fte_photos,
 		r->fte_identities, r->fta_mated, r->fta_nonmated);
 	fprintf(stderr, "  %zu photos from cache, %zu described in %.1f s; total %.1f s\n", tm->cached, tm->computed,
 		tm->describe_s, tm->total_s);
+}
+
+/* ------------------------------------------------------------ calibration */
+
+/* The ident points of this run into o->calib_out (merged; calib.h). */
+static int write_calibration(const ident_opts *o, const dataset *ds, const ident_run *r)
+{
+	char command[TVS_CALIB_TEXT_MAX + 1], source[256];
+	tvs_calib_ident_point pts[NTARGETS];
+	tvs_calib c;
+	int rc;
+
+	rc = tvs_calib_load_for_update(&c, o->calib_out, TVS_MATCH_DEFAULT_MODEL);
+	if (rc)
+		return rc;
+	for (int i = 0; i < NTARGETS; i++) {
+		pts[i] = (tvs_calib_ident_point){
+			.gallery_size = r->enrolled,
+			.target_fpir = r->op[i].target_fpir,
+			.threshold = r->op[i].threshold,
+			.fnir = r->op[i].fnir,
+			.resolvable = r->op[i].resolvable,
+		};
+	}
+	snprintf(source, sizeof(source),
+		 "%s, %zu photos of %zu people: 1:N, gallery %zu, K=%d, seed %" PRIu64
+		 ", %zu mated + %zu non-mated searches",
+		 o->root, ds->nphotos, ds->npeople, r->enrolled, o->k, o->seed, r->n_mated, r->n_nonmated);
+	tvs_calib_format_command("tvs eval", o->argc, o->argv, command, sizeof(command));
+	rc = tvs_calib_set_ident(&c, pts, NTARGETS);
+	if (rc == 0)
+		rc = tvs_calib_add_source(&c, source, command);
+	if (rc == 0)
+		rc = tvs_calib_write_json(&c, o->calib_out);
+	if (rc == 0)
+		fprintf(stderr, "  calibration: gallery %zu points written to %s\n", r->enrolled, o->calib_out);
+	tvs_calib_free(&c);
+	return rc;
 }
 
 /* ------------------------------------------------------------ entry */
@@ -1022,6 +1155,11 @@ int tvs_cli_eval_ident(int argc, char **argv)
 		goto fail;
 	if (o.det) {
 		rc = write_det(&o, &r);
+		if (rc)
+			goto fail;
+	}
+	if (o.calib_out) {
+		rc = write_calibration(&o, &ds, &r);
 		if (rc)
 			goto fail;
 	}

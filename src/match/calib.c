@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,36 @@ fail_alloc:
 	return rc;
 }
 
+int tvs_calib_load_for_update(tvs_calib *c, const char *path, const char *model)
+{
+	size_t n;
+	int rc;
+
+	if (!c || !path || !model)
+		return tvs__err(TVS_EINVAL, PFX "NULL argument");
+	rc = tvs_calib_load_json(c, path);
+	if (rc == TVS_ENOTFOUND) {
+		memset(c, 0, sizeof(*c));
+		n = strnlen(model, TVS_MATCH_MODEL_MAX + 1);
+		if (n == 0 || n > TVS_MATCH_MODEL_MAX)
+			return tvs__err(TVS_EINVAL, PFX "model id length must be 1..%d", TVS_MATCH_MODEL_MAX);
+		memcpy(c->model, model, n);
+		snprintf(c->score, sizeof(c->score), "%s", TVS_CALIB_SCORE_COSINE);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	rc = tvs_calib_check_model(c, model);
+	if (rc) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "%s", tvs_errmsg());
+		tvs_calib_free(c);
+		return tvs__err(rc, "%s: %s", path, detail);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ lookup */
 
 int tvs_calib_threshold_for_fmr(const tvs_calib *c, double fmr, double *threshold)
@@ -529,6 +560,143 @@ int tvs_calib_threshold_for_fpir(const tvs_calib *c, size_t gallery_size, double
 				fpir, gallery_size);
 	*threshold = best->threshold;
 	return 0;
+}
+
+int tvs_calib_check_model(const tvs_calib *c, const char *model)
+{
+	if (!c || !model)
+		return tvs__err(TVS_EINVAL, PFX "NULL argument");
+	if (strncmp(c->model, model, sizeof(c->model)) != 0)
+		return tvs__err(TVS_EMODEL, PFX "measured on model '%s', not '%s'", c->model, model);
+	return 0;
+}
+
+/* ------------------------------------------------------------ editing */
+
+int tvs_calib_set_ident(tvs_calib *c, const tvs_calib_ident_point *pts, size_t n)
+{
+	tvs_calib_ident_point keep[TVS_CALIB_MAX_POINTS];
+	size_t nk = 0;
+
+	if (!c || (!pts && n))
+		return tvs__err(TVS_EINVAL, PFX "NULL argument");
+	for (size_t i = 0; i < c->nident && i < TVS_CALIB_MAX_POINTS; i++) {
+		size_t j;
+
+		for (j = 0; j < n && pts[j].gallery_size != c->ident[i].gallery_size; j++)
+			;
+		if (j == n)
+			keep[nk++] = c->ident[i];
+	}
+	if (nk + n > TVS_CALIB_MAX_POINTS)
+		return tvs__err(TVS_ETOOBIG, PFX "more than %d ident points", TVS_CALIB_MAX_POINTS);
+	memcpy(c->ident, keep, nk * sizeof(keep[0]));
+	if (n)
+		memcpy(c->ident + nk, pts, n * sizeof(pts[0]));
+	c->nident = nk + n;
+	return 0;
+}
+
+/* Whether part occurs in s as a whole part between separators sep. */
+static int has_part(const char *s, const char *part, const char *sep)
+{
+	size_t lp = strlen(part), ls = strlen(sep);
+
+	for (const char *p = s; (p = strstr(p, part)) != NULL; p++) {
+		int starts = p == s || (p - s >= (ptrdiff_t)ls && !memcmp(p - ls, sep, ls));
+		int ends = p[lp] == '\0' || !strncmp(p + lp, sep, ls);
+
+		if (starts && ends)
+			return 1;
+	}
+	return 0;
+}
+
+/* *field + sep + part in a new string (*out), or NULL in *out when part is
+ * there already. */
+static int join_part(const char *field, const char *part, const char *sep, char **out)
+{
+	size_t lf = field ? strlen(field) : 0, n;
+
+	*out = NULL;
+	if (!part || (field && has_part(field, part, sep)))
+		return 0;
+	n = lf + (lf ? strlen(sep) : 0) + strlen(part);
+	if (n > TVS_CALIB_TEXT_MAX)
+		return tvs__err(TVS_ETOOBIG, PFX "dataset or command longer than %d bytes", TVS_CALIB_TEXT_MAX);
+	*out = malloc(n + 1);
+	if (!*out)
+		return tvs__err(TVS_ENOMEM, "out of memory");
+	snprintf(*out, n + 1, "%s%s%s", lf ? field : "", lf ? sep : "", part);
+	return 0;
+}
+
+int tvs_calib_add_source(tvs_calib *c, const char *dataset, const char *command)
+{
+	char *d = NULL, *m = NULL;
+	int rc;
+
+	if (!c)
+		return tvs__err(TVS_EINVAL, PFX "NULL argument");
+	if ((rc = join_part(c->dataset, dataset, "; ", &d)) < 0)
+		return rc;
+	if ((rc = join_part(c->command, command, "\n", &m)) < 0) {
+		free(d);
+		return rc;
+	}
+	if (d) {
+		free(c->dataset);
+		c->dataset = d;
+	}
+	if (m) {
+		free(c->command);
+		c->command = m;
+	}
+	return 0;
+}
+
+void tvs_calib_format_command(const char *prefix, int argc, char *const *argv, char *buf, size_t cap)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+=.,/:@%";
+	size_t n = 0;
+
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+#define PUT(ch)                                   \
+	do {                                      \
+		if (n + 1 < cap)                  \
+			buf[n] = (ch);            \
+		n++;                              \
+	} while (0)
+	for (const char *p = prefix ? prefix : ""; *p; p++)
+		PUT(*p);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		int quote = a[0] == '\0' || strspn(a, plain) != strlen(a);
+
+		PUT(' ');
+		if (quote)
+			PUT('\'');
+		for (; *a; a++) {
+			if (*a == '\'') { /* ' -> '\'' */
+				PUT('\'');
+				PUT('\\');
+				PUT('\'');
+			}
+			PUT(*a);
+		}
+		if (quote)
+			PUT('\'');
+	}
+#undef PUT
+	if (n + 1 <= cap) {
+		buf[n] = '\0';
+	} else {
+		buf[cap - 1] = '\0';
+		if (cap > 4)
+			memcpy(buf + cap - 4, "...", 4);
+	}
 }
 
 void tvs_calib_free(tvs_calib *c)

@@ -13,8 +13,9 @@
  *
  * Kernels write 16 scores per block. Every kernel has a scalar reference in
  * gallery.c that computes the same value in the same order, so the float
- * reference and kernel agree bit for bit (fmaf chains, see below) and the
- * int8 ones trivially do (exact int32 sums).
+ * reference and kernels agree bit for bit (fmaf chains, see below) and the
+ * int8 ones trivially do (exact int32 sums). Kernels: float AVX-512F and
+ * AVX2+FMA; int8 AVX-512 VNNI (single and 8-probe) and AVX2.
  */
 #ifndef TVS_MATCH_INT_H
 #define TVS_MATCH_INT_H
@@ -32,9 +33,19 @@
  * (c0 + c1) + (c2 + c3). */
 void tvs__match_scores_f32_avx512(const float *blocks, size_t nblocks, const float *probe, float *out);
 
+/* The same with AVX2+FMA: two 8-lane halves per block, same chains, same
+ * bits (search_avx2.c). */
+void tvs__match_scores_f32_avx2(const float *blocks, size_t nblocks, const float *probe, float *out);
+
 /* int8 scores: out[r] = (float)(dot(u8 row, probe s8) - corr) * (pscale *
  * rscale[r]) with corr = 128 * sum(probe). probe is 128 s8. */
 void tvs__match_scores_i8_vnni(const uint8_t *blocks, const float *rscale, size_t nblocks,
+			       const int8_t *probe, int32_t corr, float pscale, float *out);
+
+/* The same with AVX2 (vpmaddubsw on the signed values, see search_avx2.c):
+ * same values. Needs every stored byte >= 1 (q >= -127), as the quantiser
+ * guarantees. */
+void tvs__match_scores_i8_avx2(const uint8_t *blocks, const float *rscale, size_t nblocks,
 			       const int8_t *probe, int32_t corr, float pscale, float *out);
 
 /* As tvs__match_scores_i8_vnni for 8 probes at once (probes [8][128],

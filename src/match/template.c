@@ -250,7 +250,7 @@ int tvs_match_template_parse(tvs_template *t, const uint8_t *buf, size_t len, co
 		}
 	}
 	if (expect_model && strcmp(expect_model, tmp.model) != 0)
-		return tvs__err(TVS_EINVAL, "template: model '%s', expected '%s'", tmp.model, expect_model);
+		return tvs__err(TVS_EMODEL, "template: model '%s', expected '%s'", tmp.model, expect_model);
 	*t = tmp;
 	return 0;
 }
@@ -262,7 +262,7 @@ int tvs_match_verify(const tvs_template *a, const tvs_template *b, float *score)
 	if (!a || !b || !score)
 		return tvs__err(TVS_EINVAL, "verify: NULL argument");
 	if (strcmp(a->model, b->model) != 0)
-		return tvs__err(TVS_EINVAL, "verify: model mismatch ('%s' vs '%s')", a->model, b->model);
+		return tvs__err(TVS_EMODEL, "verify: model mismatch ('%s' vs '%s')", a->model, b->model);
 	for (int i = 0; i < TVS_MATCH_DIM; i++)
 		s += (double)a->v[i] * b->v[i];
 	*score = (float)s;
