@@ -25,6 +25,8 @@
 
 typedef struct tvs_http_server tvs_http_server_t;
 
+/* One request as a handler sees it; every pointer is borrowed until the
+ * handler returns. */
 typedef struct tvs_http_req {
 	const char *method;       /* "GET", "POST", ... */
 	const char *path;         /* decoded path without the query, e.g. "/v1/encounters/42" */
@@ -41,6 +43,7 @@ typedef struct tvs_http_req {
 	const char *params[TVS_HTTP_MAX_PARAMS]; /* values of {name} segments, in order */
 	int nparams;
 	int worker;               /* pool worker index 0..workers-1, or -1 on the connection thread */
+	const tvs_http_server_t *server; /* the server serving it, for tvs_http_count_requests() */
 } tvs_http_req;
 
 /* Query parameter name of req, decoded into buf[cap]; returns buf, or NULL if
@@ -48,9 +51,12 @@ typedef struct tvs_http_req {
 const char *tvs_http_query_param(const tvs_http_req *req, const char *name, char *buf, size_t cap);
 
 /* A streamed body (server-sent events). Called repeatedly on the connection's
- * thread; may block. Write at most max bytes to buf and return the count, 0 to
- * be called again (the callback should block or sleep a little itself first),
- * or -1 to end the stream. */
+ * thread; may block, but must return within about a second: the layer ends the
+ * stream between calls when the client has gone or tvs_http_stop() runs, so a
+ * longer block delays both. Write at most max bytes to buf and return the
+ * count, 0 to be called again (the callback must block or sleep a little
+ * itself first, or it spins), or -1 to end the stream. Send something (an SSE
+ * comment) more often than the idle timeout, or the connection is cut. */
 typedef ssize_t (*tvs_http_stream_fn)(void *arg, char *buf, size_t max);
 
 typedef struct tvs_http_resp {
@@ -59,7 +65,8 @@ typedef struct tvs_http_resp {
 	size_t body_len;
 	const char *content_type; /* static string; default "application/json" */
 	/* extra headers, added with tvs_http_add_header(): names static,
-	 * values copied into header_buf */
+	 * values copied into header_buf. A name the layer also sets
+	 * (Cache-Control, Content-Security-Policy, ...) replaces its default. */
 	const char *headers[TVS_HTTP_MAX_HEADERS][2];
 	int nheaders;
 	char header_buf[256];
@@ -73,8 +80,9 @@ typedef struct tvs_http_resp {
 typedef void (*tvs_http_handler)(void *app, const tvs_http_req *req, tvs_http_resp *resp);
 
 /* Routes match exact segments; "{x}" matches one non-empty segment whose value
- * lands in req->params. Same path, other method: 405 with Allow. No path: 404.
- * Both answered as JSON errors by the layer. */
+ * lands in req->params; the first matching route in table order wins. Same
+ * path, other method: 405 with Allow. No path: 404. Both answered as JSON
+ * errors by the layer. */
 typedef struct tvs_http_route {
 	const char *method;
 	const char *pattern;   /* e.g. "/v1/encounters/{id}/resolve" */
@@ -85,8 +93,8 @@ typedef struct tvs_http_route {
 
 typedef struct tvs_http_config {
 	const char *bind;      /* IPv4 address to listen on; default "127.0.0.1" */
-	int port;              /* 0: an ephemeral port (see tvs_http_port) */
-	size_t max_body;       /* default body limit, bytes (default 16 MiB): 413 beyond */
+	int port;              /* default 8080; 0: an ephemeral port (see tvs_http_port) */
+	size_t max_body;       /* default body limit, bytes (default 12 MiB): 413 beyond */
 	int workers;           /* pool threads (default 2) */
 	int queue_max;         /* queued jobs before 503 (default 64) */
 	int max_conns;         /* concurrent connections (default 256) */
@@ -109,6 +117,10 @@ int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tv
 
 /* The port actually bound (useful with port 0). */
 int tvs_http_port(const tvs_http_server_t *s);
+
+/* Requests completed so far by status class: out[1..5] count 1xx..5xx and
+ * out[0] those that ended with no response (client gone, connection cut). */
+void tvs_http_count_requests(const tvs_http_server_t *s, unsigned long long out[6]);
 
 /* Stop accepting, finish queued jobs, join everything. Accepts NULL. */
 void tvs_http_stop(tvs_http_server_t *s);
