@@ -44,7 +44,11 @@ typedef struct tvs_val {
 #define TVS_VINT(x) ((tvs_val){.type = TVS_VAL_INT, .i = (int64_t)(x)})
 #define TVS_VREAL(x) ((tvs_val){.type = TVS_VAL_REAL, .r = (double)(x)})
 /* NULL s binds SQL NULL */
-#define TVS_VTEXT(s) ((s) ? (tvs_val){.type = TVS_VAL_TEXT, .p = (s), .n = strlen(s)} : TVS_VNULL)
+static inline tvs_val tvs_val_text(const char *s)
+{
+	return s ? (tvs_val){ .type = TVS_VAL_TEXT, .p = s, .n = strlen(s) } : TVS_VNULL;
+}
+#define TVS_VTEXT(s) tvs_val_text(s)
 #define TVS_VBLOB(ptr, len) ((tvs_val){.type = TVS_VAL_BLOB, .p = (ptr), .n = (len)})
 
 typedef struct tvs_rows {
@@ -79,13 +83,19 @@ typedef struct tvs_migration {
 } tvs_migration;
 
 /* Apply, in one transaction each, every migration above the database's
- * version, recording it in tvs_schema_version. A database newer than the
- * code (a version above the last given) is TVS_EUNSUPPORTED: old code must
- * not write into a schema it does not know. */
+ * version, recording it in tvs_schema_version (so a migration's text must
+ * not contain BEGIN or COMMIT). A database newer than the code (a version
+ * above the last given) is TVS_EUNSUPPORTED: old code must not write into a
+ * schema it does not know. */
 int tvs_store_migrate(tvs_store_t *s, const tvs_migration *m, size_t n);
 int tvs_store_schema_version(tvs_store_t *s, int *version);
 
-/* Transactions. write=1 takes the write lock at begin. */
+/* Transactions. write=1 takes the write lock at begin; a transaction that
+ * writes must say so (a read one that writes may fail TVS_EBUSY). As in
+ * PostgreSQL, a failed statement kills the transaction: later statements
+ * are refused and commit rolls back and returns the first error. A thread
+ * holding a transaction must not make another call on the same store that
+ * needs a connection when none is free: it would wait for itself. */
 int tvs_store_begin(tvs_store_t *s, int write, tvs_tx_t **tx);
 int tvs_tx_commit(tvs_tx_t *tx);   /* always releases tx, even on failure */
 void tvs_tx_rollback(tvs_tx_t *tx); /* accepts NULL */
