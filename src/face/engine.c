@@ -9,6 +9,7 @@
  */
 #include "face_int.h"
 #include "tvs/error.h"
+#include "tvs/img.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -389,6 +390,45 @@ int tvs_face_detect(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, in
 	if (max < 0)
 		return tvs__err(TVS_EINVAL, "negative face count");
 	return c->e->have_ssd ? detect_ssd(c, img, faces, max, n) : detect_tiny(c, img, faces, max, n);
+}
+
+int tvs_face_detect_padded(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *faces, int max, int *n)
+{
+	int big = img->width > img->height ? img->width : img->height;
+	double k = 2.0 * big > TVS_PAD_CANVAS ? TVS_PAD_CANVAS / (2.0 * big) : 1.0;
+	int sw = (int)lround(img->width * k), sh = (int)lround(img->height * k);
+	int ox = (sw + 1) / 2, oy = (sh + 1) / 2;
+	tvs_image small = { 0 }, canvas = { 0 };
+	tvs_rect all = { 0, 0, img->width, img->height };
+	int rc = tvs_face_detect(c, img, faces, max, n);
+
+	if (rc || *n > 0 || max == 0)
+		return rc;
+	if (sw < 1 || sh < 1)
+		return 0;
+	canvas.width = 2 * sw;
+	canvas.height = 2 * sh;
+	canvas.rgb = malloc((size_t)canvas.width * canvas.height * 3);
+	if (!canvas.rgb)
+		return tvs__err(TVS_ENOMEM, "padded detection canvas");
+	memset(canvas.rgb, 128, (size_t)canvas.width * canvas.height * 3);
+	rc = tvs_img_crop_resize(img, all, sw, sh, &small);
+	if (rc)
+		goto out;
+	for (int y = 0; y < sh; y++)
+		memcpy(canvas.rgb + ((size_t)(oy + y) * canvas.width + ox) * 3, small.rgb + (size_t)y * sw * 3,
+		       (size_t)sw * 3);
+	rc = tvs_face_detect(c, &canvas, faces, max, n);
+	for (int i = 0; !rc && i < *n; i++) {
+		faces[i].box[0] = (faces[i].box[0] - ox) / k;
+		faces[i].box[1] = (faces[i].box[1] - oy) / k;
+		faces[i].box[2] /= k;
+		faces[i].box[3] /= k;
+	}
+out:
+	tvs_image_free(&small);
+	tvs_image_free(&canvas);
+	return rc;
 }
 
 int tvs_face_landmarks(tvs_face_ctx_t *c, const tvs_image *img, tvs_face *f)
