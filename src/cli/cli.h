@@ -16,6 +16,39 @@ int tvs_cli_detect(int argc, char **argv);
 int tvs_cli_compare(int argc, char **argv);
 int tvs_cli_eval(int argc, char **argv);
 int tvs_cli_eval_ident(int argc, char **argv); /* src/cli/cmd_ident.c */
+int tvs_cli_serve(int argc, char **argv);      /* src/cli/cmd_serve.c */
+int tvs_cli_user(int argc, char **argv);       /* src/cli/cmd_serve.c */
+int tvs_cli_demo(int argc, char **argv);       /* src/cli/cmd_demo.c */
+
+/* ---- a running service (cmd_serve.c), shared by serve and demo ---- */
+
+#include <stdio.h>
+#include "tvs/svc.h"
+
+struct tvs_cli_server_opts {
+	tvs_svc_config svc;
+	const char *bind;
+	int port;
+	int queue;
+	size_t max_body;
+	FILE *log; /* NULL: no request log */
+};
+
+struct tvs_cli_server {
+	tvs_svc_t *svc;
+	tvs_http_server_t *http;
+	int port;
+};
+
+/* Parse serve's options (flags, TVS_* environment, --config file) into *o.
+ * Returns -1 to carry on, else an exit status (help printed, usage error). */
+int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usage,
+			 struct tvs_cli_server_opts *o, const char **port_file);
+/* Start the service and its HTTP server; 0 or an exit status (reason printed). */
+int tvs_cli_server_start(struct tvs_cli_server *srv, const struct tvs_cli_server_opts *o);
+/* Block until SIGINT or SIGTERM. */
+void tvs_cli_server_wait(void);
+void tvs_cli_server_stop(struct tvs_cli_server *srv);
 
 /* Parse a --threads value: 1..256. Returns 0 or -1. */
 int tvs_cli_parse_threads(const char *s, int *out);

@@ -17,6 +17,9 @@ static const char USAGE[] =
 	"usage: tvs <command> [options]\n"
 	"\n"
 	"commands:\n"
+	"  demo                  start the service on a demo world and print how to try it\n"
+	"  serve                 the verification service (HTTP API on SQLite)\n"
+	"  user     add ...      add a user to a store (the first admin)\n"
 	"  detect   IMAGE...     detect faces, landmarks and descriptors; one JSON line per image\n"
 	"  compare  A B          compare the largest face of two photos\n"
 	"  eval     pairs ...    LFW-protocol 1:1 verification accuracy\n"
@@ -152,6 +155,12 @@ int main(int argc, char **argv)
 		return tvs_cli_compare(argc - 1, argv + 1);
 	if (!strcmp(cmd, "eval"))
 		return tvs_cli_eval(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return tvs_cli_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo"))
+		return tvs_cli_demo(argc - 1, argv + 1);
+	if (!strcmp(cmd, "user"))
+		return tvs_cli_user(argc - 1, argv + 1);
 	fprintf(stderr, "tvs: unknown command '%s'\n\n%s", cmd, USAGE);
 	return TVS_EXIT_USAGE;
 }

@@ -1,0 +1,398 @@
+/*
+ * Captures and opt-outs: the device's question and the service's answer.
+ *
+ *   quality gate -> RETAKE(reason)
+ *   1:N over every gallery the location serves now:
+ *       best >= threshold(FPIR, gallery size) and best - runner-up >= margin -> gallery match
+ *   1:1 against the presented document's portraits, when a document is given:
+ *       gallery match and document match, same document  -> MATCH
+ *       exactly one of the two, or two different people   -> IMPOSTOR_SUSPECTED
+ *       neither                                          -> NO_MATCH
+ *
+ * The encounter is committed before the reply leaves, and the reply holds
+ * only {decision, token, reason, latency_ms}: the device learns nothing it
+ * could leak. A request_id makes a retry safe: the same device sending the
+ * same id gets the first answer back and nothing new is recorded.
+ *
+ * What is kept: a no-match or impostor's live image (an officer must see it);
+ * a matched non-citizen's image (the encounter joins their record); never a
+ * matched citizen's image, nor anything of a retake or an opt-out.
+ */
+#include "svc_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const double lat_bounds[SVC_LAT_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
+						    0.15,  0.25, 0.5,   1.0,  2.0,   5.0 };
+
+const double *svc_latency_bounds(void)
+{
+	return lat_bounds;
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static const char *const decision_names[D_COUNT] = { "MATCH", "NO_MATCH", "RETAKE", "IMPOSTOR_SUSPECTED",
+						     "OPT_OUT" };
+
+const char *svc_decision_name(int d)
+{
+	return d >= 0 && d < D_COUNT ? decision_names[d] : "UNKNOWN";
+}
+
+static void count_decision(tvs_svc_t *s, int d, double ms)
+{
+	atomic_fetch_add(&s->m.decisions[d], 1);
+	if (d == D_OPT_OUT)
+		return;
+	int b = 0;
+
+	while (b < SVC_LAT_BUCKETS && ms / 1e3 > lat_bounds[b])
+		b++;
+	atomic_fetch_add(&s->m.lat_bucket[b], 1);
+	atomic_fetch_add(&s->m.lat_sum_us, (unsigned long long)(ms * 1e3));
+}
+
+static void reply_decision(tvs_http_resp *resp, int status, const char *decision, const char *token,
+			   const char *reason, double ms)
+{
+	svc_reply_json(resp, status, json_pack("{s:s,s:s,s:s?,s:f}", "decision", decision, "token", token, "reason",
+					       reason, "latency_ms", ms));
+}
+
+/* A retry: answer with what was recorded for (device, request_id). 1 if
+ * replied, 0 if there is no such encounter, -1 after an error reply. */
+static int replay(tvs_svc_t *s, tvs_http_resp *resp, int64_t device, const char *request_id, int status)
+{
+	tvs_rows r = { 0 };
+	int rc;
+
+	if (!request_id)
+		return 0;
+	rc = tvs_store_query(s->store,
+			     "SELECT decision, token, reason, latency_ms FROM encounters WHERE device_id = ? AND request_id = ?",
+			     (tvs_val[]){ TVS_VINT(device), TVS_VTEXT(request_id) }, 2, &r);
+	if (rc) {
+		tvs_rows_free(&r);
+		svc_reply_rc(resp, rc, "encounter");
+		return -1;
+	}
+	if (r.nrows == 0) {
+		tvs_rows_free(&r);
+		return 0;
+	}
+	reply_decision(resp, status, tvs_rows_text(&r, 0, 0), tvs_rows_text(&r, 0, 1), tvs_rows_text(&r, 0, 2),
+		       tvs_rows_real(&r, 0, 3));
+	tvs_rows_free(&r);
+	return 1;
+}
+
+struct encounter {
+	int64_t device, location, captured_at, manifest_id, matched_doc;
+	const char *request_id;
+	int decision;
+	const char *reason;
+	double score, latency_ms;
+	int has_score;
+	json_t *candidates, *presented, *quality; /* borrowed */
+	const uint8_t *image;
+	size_t image_len;
+	char token[96];
+	int64_t id;
+};
+
+/* Insert e in one transaction; TVS_ECONFLICT if (device, request_id) exists. */
+static int encounter_commit(tvs_svc_t *s, struct encounter *e)
+{
+	tvs_tx_t *tx = NULL;
+	tvs_rows r = { 0 };
+	char *cand = e->candidates ? json_dumps(e->candidates, JSON_COMPACT) : NULL;
+	char *pres = e->presented ? json_dumps(e->presented, JSON_COMPACT) : NULL;
+	char *qual = e->quality ? json_dumps(e->quality, JSON_COMPACT) : NULL;
+	const char *status = (e->decision == D_NO_MATCH || e->decision == D_IMPOSTOR) ? "pending" : "closed";
+	int rc;
+
+	svc_token_new("", e->token, sizeof(e->token));
+	rc = tvs_store_begin(s->store, 1, &tx);
+	if (rc)
+		goto out;
+	rc = tvs_tx_query(
+		tx,
+		"INSERT INTO encounters (token, device_id, location_id, request_id, captured_at, created_at, decision,"
+		" reason, score, matched_traveler_id, manifest_id, candidates, presented_document, quality,"
+		" notice_version, status, image, image_type, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		" (SELECT id FROM manifest_travelers WHERE manifest_id = ? AND document_id = ?), ?, ?, ?, ?,"
+		" (SELECT notice_version FROM locations WHERE id = ?), ?, ?, ?, ?) RETURNING id",
+		(tvs_val[]){ TVS_VTEXT(e->token), TVS_VINT(e->device), TVS_VINT(e->location), TVS_VTEXT(e->request_id),
+			     TVS_VINT(e->captured_at), TVS_VINT(svc_now(s)), TVS_VTEXT(decision_names[e->decision]),
+			     TVS_VTEXT(e->reason), e->has_score ? TVS_VREAL(e->score) : TVS_VNULL,
+			     TVS_VINT(e->manifest_id), TVS_VINT(e->matched_doc),
+			     e->manifest_id ? TVS_VINT(e->manifest_id) : TVS_VNULL, TVS_VTEXT(cand), TVS_VTEXT(pres),
+			     TVS_VTEXT(qual), TVS_VINT(e->location), TVS_VTEXT(status),
+			     e->image ? TVS_VBLOB(e->image, e->image_len) : TVS_VNULL,
+			     TVS_VTEXT(e->image ? (tvs_img_sniff(e->image, e->image_len) == TVS_IMG_PNG ? "image/png"
+												: "image/jpeg")
+					       : NULL),
+			     TVS_VREAL(e->latency_ms) },
+		20, &r);
+	if (rc)
+		goto out;
+	e->id = tvs_rows_int(&r, 0, 0);
+	rc = tvs_tx_commit(tx);
+	tx = NULL;
+out:
+	tvs_tx_rollback(tx);
+	tvs_rows_free(&r);
+	free(cand);
+	free(pres);
+	free(qual);
+	return rc;
+}
+
+static void publish(tvs_svc_t *s, const struct encounter *e)
+{
+	char at[32];
+
+	svc_time_str(e->captured_at, at);
+	svc_event_publish(s, "encounter",
+			  json_pack("{s:I,s:s,s:s?,s:I,s:s,s:s}", "id", (json_int_t)e->id, "decision",
+				    decision_names[e->decision], "reason", e->reason, "location_id",
+				    (json_int_t)e->location, "at", at, "status",
+				    (e->decision == D_NO_MATCH || e->decision == D_IMPOSTOR) ? "pending" : "closed"));
+}
+
+/* Commit e and answer the device; a concurrent twin with the same
+ * request_id loses the race and answers with the winner's record. */
+static void finish(tvs_svc_t *s, tvs_http_resp *resp, struct encounter *e, double t0, int status)
+{
+	int rc;
+
+	e->latency_ms = mono_ms() - t0;
+	rc = encounter_commit(s, e);
+	if (rc == TVS_ECONFLICT && e->request_id && replay(s, resp, e->device, e->request_id, status))
+		return;
+	if (rc) {
+		svc_reply_rc(resp, rc, "encounter");
+		return;
+	}
+	count_decision(s, e->decision, e->latency_ms);
+	publish(s, e);
+	reply_decision(resp, status, decision_names[e->decision], e->token, e->reason, mono_ms() - t0);
+}
+
+/* Best cosine of probe against the portraits of the presented document.
+ * *doc gets the document id (0: unknown, or no portrait). */
+static int document_score(tvs_svc_t *s, const char *number, const char *state, const tvs_template *probe,
+			  float *best, int64_t *doc)
+{
+	tvs_rows r = { 0 };
+	int rc;
+
+	*best = -2.0f;
+	*doc = 0;
+	rc = tvs_store_query(s->store,
+			     "SELECT d.id, p.template FROM documents d JOIN portraits p ON p.document_id = d.id"
+			     " WHERE d.number = ? AND (? IS NULL OR d.issuing_state = ?)",
+			     (tvs_val[]){ TVS_VTEXT(number), TVS_VTEXT(state), TVS_VTEXT(state) }, 3, &r);
+	for (size_t i = 0; !rc && i < r.nrows; i++) {
+		tvs_template t;
+		size_t n = 0;
+		const void *b = tvs_rows_blob(&r, i, 1, &n);
+		float sc;
+
+		rc = tvs_match_template_parse(&t, b, n, TVS_MATCH_DEFAULT_MODEL);
+		if (!rc)
+			rc = tvs_match_verify(probe, &t, &sc);
+		if (!rc && sc > *best) {
+			*best = sc;
+			*doc = tvs_rows_int(&r, i, 0);
+		}
+	}
+	tvs_rows_free(&r);
+	return rc;
+}
+
+static double threshold_1n(tvs_svc_t *s, size_t gallery_size)
+{
+	double t;
+
+	if (tvs_calib_threshold_for_fpir(&s->calib, gallery_size, s->cfg.fpir, &t) == 0)
+		return t;
+	/* no 1:N point for this size: the 1:1 point is the measured fallback */
+	return s->thr_1to1;
+}
+
+static int is_citizen(tvs_svc_t *s, int64_t manifest_id, int64_t doc)
+{
+	tvs_rows r = { 0 };
+	int c = 0;
+
+	if (!tvs_store_query(s->store, "SELECT citizen FROM manifest_travelers WHERE manifest_id = ? AND document_id = ?",
+			     (tvs_val[]){ TVS_VINT(manifest_id), TVS_VINT(doc) }, 2, &r) &&
+	    r.nrows == 1)
+		c = (int)tvs_rows_int(&r, 0, 0);
+	tvs_rows_free(&r);
+	return c;
+}
+
+SVC_HANDLER(h_capture)
+{
+	double t0 = mono_ms();
+	json_t *b = svc_json_body_or_reply(req, resp), *dj, *cand = NULL, *pres = NULL, *qj = NULL;
+	struct jv v = { 0 };
+	struct encounter e = { 0 };
+	const char *b64, *dnum = NULL, *dstate = NULL;
+	uint8_t *img = NULL;
+	size_t ilen = 0;
+	tvs_quality q;
+	tvs_template t;
+	struct svc_search sr;
+	int64_t now = svc_now(s);
+
+	if (!b)
+		return;
+	b64 = jv_str(&v, b, "", "image", 1, 4, (size_t)-1);
+	dj = jv_obj(&v, b, "", "document", 0);
+	if (dj) {
+		dnum = jv_str(&v, dj, "document", "number", 1, 1, 20);
+		dstate = jv_str(&v, dj, "document", "issuing_state", 0, 3, 3);
+	}
+	e.captured_at = jv_time(&v, b, "", "captured_at", 0, now);
+	e.request_id = jv_str(&v, b, "", "request_id", 0, 1, 64);
+	if (jv_reply(&v, resp))
+		goto out;
+	e.device = who->id;
+	e.location = who->location_id;
+	if (replay(s, resp, e.device, e.request_id, 200))
+		goto out;
+	if (!svc_galleries_serving(s, e.location, now)) {
+		tvs_http_reply_error(resp, 409, "no_gallery", "no ready gallery serves location %lld now",
+				     (long long)e.location);
+		goto out;
+	}
+	if (svc_base64_decode(b64, strlen(b64), &img, &ilen)) {
+		jv_fail(&v, "", "image", "not valid base64");
+		jv_reply(&v, resp);
+		goto out;
+	}
+	if (svc_face_template(s, req->worker, img, ilen, &s->q_capture, &q, &t, resp))
+		goto out;
+	qj = json_pack("{s:i,s:f,s:f,s:f,s:f}", "faces", q.nfaces, "eye_distance_px", q.eye_distance_px, "sharpness",
+		       q.sharpness, "brightness", q.brightness, "yaw_deg", q.yaw_deg);
+	e.quality = qj;
+	if (q.reason != TVS_Q_OK) {
+		e.decision = D_RETAKE;
+		e.reason = tvs_quality_reason_name(q.reason);
+		finish(s, resp, &e, t0, 200);
+		goto out;
+	}
+	if (svc_gallery_search(s, e.location, now, &t, &sr)) {
+		svc_reply_rc(resp, TVS_EIO, "search");
+		goto out;
+	}
+	{
+		double thr = threshold_1n(s, sr.gallery_size);
+		int gal_match = sr.nhits > 0 && sr.hits[0].score >= thr &&
+				(sr.nhits < 2 || sr.hits[0].score - sr.hits[1].score >= s->cfg.margin);
+		int64_t gal_doc = gal_match ? (int64_t)sr.hits[0].subject_id : 0;
+
+		cand = json_array();
+		for (int i = 0; i < sr.nhits; i++)
+			json_array_append_new(cand, json_pack("{s:I,s:I,s:f}", "document_id",
+							      (json_int_t)sr.hits[i].subject_id, "manifest_id",
+							      (json_int_t)sr.manifest_id[i], "score", sr.hits[i].score));
+		e.candidates = cand;
+		if (sr.nhits > 0) {
+			e.score = sr.hits[0].score;
+			e.has_score = 1;
+			e.manifest_id = sr.manifest_id[0];
+			e.matched_doc = (int64_t)sr.hits[0].subject_id;
+		}
+		if (dnum) {
+			float dscore;
+			int64_t ddoc;
+
+			if (document_score(s, dnum, dstate, &t, &dscore, &ddoc)) {
+				svc_reply_rc(resp, TVS_EIO, "document check");
+				goto out;
+			}
+			pres = json_pack("{s:s,s:s?,s:o}", "number", dnum, "issuing_state", dstate, "score",
+					 ddoc ? json_real(dscore) : json_null());
+			e.presented = pres;
+			if (ddoc) {
+				int doc_match = dscore >= s->thr_1to1;
+
+				if (gal_match && doc_match && gal_doc == ddoc)
+					e.decision = D_MATCH;
+				else if (gal_match || doc_match)
+					e.decision = D_IMPOSTOR, e.reason = "DOCUMENT_MISMATCH";
+				else
+					e.decision = D_NO_MATCH, e.reason = "NO_CANDIDATE";
+			} else {
+				/* no portrait on file for the document: the gallery decides */
+				e.decision = gal_match ? D_MATCH : D_NO_MATCH;
+				e.reason = gal_match ? NULL : "NO_CANDIDATE";
+			}
+		} else if (gal_match) {
+			e.decision = D_MATCH;
+		} else {
+			e.decision = D_NO_MATCH;
+			e.reason = sr.nhits > 0 && sr.hits[0].score >= thr ? "AMBIGUOUS" : "NO_CANDIDATE";
+		}
+		if (e.decision != D_MATCH || !is_citizen(s, e.manifest_id, e.matched_doc)) {
+			e.image = img;
+			e.image_len = ilen;
+		}
+	}
+	finish(s, resp, &e, t0, 200);
+out:
+	json_decref(cand);
+	json_decref(pres);
+	json_decref(qj);
+	free(img);
+	json_decref(b);
+}
+
+SVC_HANDLER(h_optout)
+{
+	double t0 = mono_ms();
+	json_t *b = svc_json_body_or_reply(req, resp);
+	struct jv v = { 0 };
+	struct encounter e = { 0 };
+
+	if (!b)
+		return;
+	if (json_object_get(b, "image"))
+		jv_fail(&v, "", "image", "an opt-out carries no image");
+	e.captured_at = jv_time(&v, b, "", "captured_at", 0, svc_now(s));
+	e.request_id = jv_str(&v, b, "", "request_id", 0, 1, 64);
+	if (jv_reply(&v, resp))
+		goto out;
+	e.device = who->id;
+	e.location = who->location_id;
+	e.decision = D_OPT_OUT;
+	if (replay(s, resp, e.device, e.request_id, 201))
+		goto out;
+	finish(s, resp, &e, t0, 201);
+	/* the device learns the decision and token; latency means nothing here */
+	if (resp->status == 201) {
+		json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+
+		if (j) {
+			json_object_del(j, "reason");
+			json_object_del(j, "latency_ms");
+			svc_reply_json(resp, 201, j);
+		}
+	}
+out:
+	json_decref(b);
+}

@@ -1,0 +1,252 @@
+/*
+ * The in-memory galleries: one per manifest, built from the stored templates
+ * of its travelers' documents, searched by every capture at a location the
+ * manifest is served at while its window is open.
+ *
+ * Galleries are derived data. The store says which are ready, so a restart
+ * (or another node) rebuilds them; a rebuild replaces the old one under the
+ * write lock only for the pointer swap, and captures search under the read
+ * lock. Searches of small galleries run in float (exact and already far
+ * below a millisecond); large ones scan int8 and re-rank in float.
+ */
+#include "svc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SVC_FLOAT_SEARCH_MAX 100000
+
+static void gallery_clear(struct svc_gallery *g)
+{
+	tvs_gallery_destroy(g->g);
+	free(g->locations);
+	memset(g, 0, sizeof(*g));
+}
+
+void svc_galleries_free(struct svc_galleries *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		gallery_clear(&g->v[i]);
+	free(g->v);
+	g->v = NULL;
+	g->n = g->cap = 0;
+}
+
+size_t svc_galleries_count(tvs_svc_t *s)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&s->gal.lock);
+	n = s->gal.n;
+	pthread_rwlock_unlock(&s->gal.lock);
+	return n;
+}
+
+/* Put ng in place of the gallery of the same manifest, or append it. */
+static int install(tvs_svc_t *s, struct svc_gallery *ng)
+{
+	struct svc_galleries *G = &s->gal;
+	struct svc_gallery old = { 0 };
+	size_t i;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&G->lock);
+	for (i = 0; i < G->n && G->v[i].manifest_id != ng->manifest_id; i++)
+		;
+	if (i == G->n && G->n == G->cap) {
+		size_t cap = G->cap ? 2 * G->cap : 16;
+		struct svc_gallery *v = realloc(G->v, cap * sizeof(*v));
+
+		if (!v) {
+			rc = tvs__err(TVS_ENOMEM, "galleries");
+			goto out;
+		}
+		G->v = v;
+		G->cap = cap;
+	}
+	if (i < G->n)
+		old = G->v[i];
+	else
+		G->n++;
+	G->v[i] = *ng;
+	memset(ng, 0, sizeof(*ng));
+out:
+	pthread_rwlock_unlock(&G->lock);
+	gallery_clear(&old);
+	return rc;
+}
+
+int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
+{
+	struct svc_gallery ng = { .manifest_id = manifest_id };
+	tvs_gallery_config gc = { .model = TVS_MATCH_DEFAULT_MODEL };
+	tvs_rows m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 };
+	tvs_val id = TVS_VINT(manifest_id);
+	int64_t now = svc_now(s);
+	size_t with = 0;
+	char at[32];
+	int rc;
+
+	rc = tvs_store_query(s->store, "SELECT opens_at, closes_at FROM manifests WHERE id = ?", &id, 1, &m);
+	if (!rc && m.nrows != 1)
+		rc = tvs__err(TVS_ENOTFOUND, "manifest %lld", (long long)manifest_id);
+	if (rc)
+		goto out;
+	ng.opens_at = tvs_rows_int(&m, 0, 0);
+	ng.closes_at = tvs_rows_int(&m, 0, 1);
+	rc = tvs_store_query(s->store, "SELECT location_id FROM manifest_locations WHERE manifest_id = ?", &id, 1,
+			     &locs);
+	if (rc)
+		goto out;
+	ng.nlocations = locs.nrows;
+	ng.locations = calloc(locs.nrows ? locs.nrows : 1, sizeof(*ng.locations));
+	if (!ng.locations) {
+		rc = tvs__err(TVS_ENOMEM, "gallery");
+		goto out;
+	}
+	for (size_t i = 0; i < locs.nrows; i++)
+		ng.locations[i] = tvs_rows_int(&locs, i, 0);
+	rc = tvs_store_query(s->store,
+			     "SELECT mt.document_id, p.id, p.template FROM manifest_travelers mt"
+			     " JOIN portraits p ON p.document_id = mt.document_id WHERE mt.manifest_id = ?"
+			     " ORDER BY mt.document_id, p.id",
+			     &id, 1, &t);
+	if (!rc)
+		rc = tvs_store_query(s->store, "SELECT count(*) FROM manifest_travelers WHERE manifest_id = ?", &id, 1,
+				     &nt);
+	if (rc)
+		goto out;
+	ng.travelers = (size_t)tvs_rows_int(&nt, 0, 0);
+	gc.capacity = t.nrows;
+	rc = tvs_gallery_create(&ng.g, &gc);
+	for (size_t i = 0; !rc && i < t.nrows; i++) {
+		tvs_template tp;
+		size_t n = 0;
+		const void *b = tvs_rows_blob(&t, i, 2, &n);
+
+		rc = tvs_match_template_parse(&tp, b, n, TVS_MATCH_DEFAULT_MODEL);
+		if (!rc)
+			rc = tvs_gallery_add(ng.g, (uint64_t)tvs_rows_int(&t, i, 0), (uint64_t)tvs_rows_int(&t, i, 1), &tp);
+		if (!rc && (i == 0 || tvs_rows_int(&t, i, 0) != tvs_rows_int(&t, i - 1, 0)))
+			with++;
+	}
+	if (rc)
+		goto out;
+	rc = tvs_store_exec(s->store,
+			    "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at)"
+			    " VALUES (?, 'ready', ?, ?, ?, ?) ON CONFLICT (manifest_id) DO UPDATE SET"
+			    " status = excluded.status, size = excluded.size, travelers = excluded.travelers,"
+			    " missing = excluded.missing, built_at = excluded.built_at",
+			    (tvs_val[]){ id, TVS_VINT(t.nrows), TVS_VINT(ng.travelers), TVS_VINT(ng.travelers - with),
+					 TVS_VINT(now) },
+			    5, NULL);
+	if (rc)
+		goto out;
+	svc_time_str(now, at);
+	if (summary)
+		*summary = json_pack("{s:I,s:s,s:I,s:I,s:I,s:s}", "manifest_id", (json_int_t)manifest_id, "status",
+				     "ready", "size", (json_int_t)t.nrows, "travelers", (json_int_t)ng.travelers,
+				     "missing", (json_int_t)(ng.travelers - with), "built_at", at);
+	rc = install(s, &ng);
+out:
+	gallery_clear(&ng);
+	tvs_rows_free(&m);
+	tvs_rows_free(&locs);
+	tvs_rows_free(&t);
+	tvs_rows_free(&nt);
+	return rc;
+}
+
+int svc_galleries_restore(tvs_svc_t *s)
+{
+	tvs_rows r = { 0 };
+	int rc = tvs_store_query(s->store,
+				 "SELECT g.manifest_id FROM galleries g JOIN manifests m ON m.id = g.manifest_id"
+				 " WHERE g.status = 'ready' AND m.closes_at > ? ORDER BY g.manifest_id",
+				 (tvs_val[]){ TVS_VINT(svc_now(s)) }, 1, &r);
+
+	for (size_t i = 0; !rc && i < r.nrows; i++)
+		rc = svc_gallery_build(s, tvs_rows_int(&r, i, 0), NULL);
+	tvs_rows_free(&r);
+	return rc;
+}
+
+static int serves(const struct svc_gallery *g, int64_t location_id, int64_t now)
+{
+	if (now < g->opens_at || now >= g->closes_at)
+		return 0;
+	for (size_t i = 0; i < g->nlocations; i++)
+		if (g->locations[i] == location_id)
+			return 1;
+	return 0;
+}
+
+size_t svc_galleries_serving(tvs_svc_t *s, int64_t location_id, int64_t now)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&s->gal.lock);
+	for (size_t i = 0; i < s->gal.n; i++)
+		n += serves(&s->gal.v[i], location_id, now);
+	pthread_rwlock_unlock(&s->gal.lock);
+	return n;
+}
+
+/* Merge hit h (from manifest mid) into the fused top list: one entry per
+ * subject with its best score. */
+static void merge(struct svc_search *o, const tvs_match_hit *h, int64_t mid)
+{
+	int i, n = o->nhits;
+
+	for (i = 0; i < n; i++)
+		if (o->hits[i].subject_id == h->subject_id)
+			break;
+	if (i < n) {
+		if (h->score <= o->hits[i].score)
+			return;
+		/* take it out; it goes back in at its new rank */
+		memmove(&o->hits[i], &o->hits[i + 1], (size_t)(n - i - 1) * sizeof(o->hits[0]));
+		memmove(&o->manifest_id[i], &o->manifest_id[i + 1], (size_t)(n - i - 1) * sizeof(o->manifest_id[0]));
+		n--;
+	}
+	for (i = n; i > 0 && o->hits[i - 1].score < h->score; i--)
+		;
+	if (i >= 3)
+		return;
+	if (n == 3)
+		n--;
+	memmove(&o->hits[i + 1], &o->hits[i], (size_t)(n - i) * sizeof(o->hits[0]));
+	memmove(&o->manifest_id[i + 1], &o->manifest_id[i], (size_t)(n - i) * sizeof(o->manifest_id[0]));
+	o->hits[i] = *h;
+	o->manifest_id[i] = mid;
+	o->nhits = n + 1;
+}
+
+int svc_gallery_search(tvs_svc_t *s, int64_t location_id, int64_t now, const tvs_template *probe,
+		       struct svc_search *out)
+{
+	struct svc_galleries *G = &s->gal;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&G->lock);
+	for (size_t i = 0; !rc && i < G->n; i++) {
+		const struct svc_gallery *g = &G->v[i];
+		size_t count = tvs_gallery_count(g->g);
+		tvs_search_opts o = { .k = 3, .fuse = 1, .impl = TVS_MATCH_IMPL_AUTO };
+		tvs_match_hit hits[3];
+		int nh = 0;
+
+		if (!serves(g, location_id, now))
+			continue;
+		out->ngalleries++;
+		if (count > out->gallery_size)
+			out->gallery_size = count;
+		o.mode = count > SVC_FLOAT_SEARCH_MAX ? TVS_MATCH_INT8_RERANK : TVS_MATCH_FLOAT;
+		rc = tvs_gallery_search(g->g, probe, &o, hits, &nh);
+		for (int k = 0; !rc && k < nh; k++)
+			merge(out, &hits[k], g->manifest_id);
+	}
+	pthread_rwlock_unlock(&G->lock);
+	return rc;
+}
