@@ -30,11 +30,13 @@ LIB_SRC  := $(sort $(wildcard src/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+E2E_SRC  := $(sort $(wildcard tests/e2e/test_e2e_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(O)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+E2E      := $(E2E_SRC:tests/%.c=$(O)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
 all: $(O)/tvs
@@ -55,6 +57,9 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# the OpenAPI document is compiled into the server (.incbin in report.c)
+$(O)/src/svc/report.o: src/svc/openapi.json
+
 $(O)/libtvs.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -65,6 +70,14 @@ $(O)/tvs: $(CLI_OBJ) $(O)/libtvs.a
 $(O)/tests/%: tests/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka libcurl) -MMD -MP $(ALL_LDFLAGS) -o $@ $< $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
+
+# black-box tests against a real tvs serve, sharing one harness (tests/e2e/e2e.c)
+$(O)/tests/e2e/e2e.o: ALL_CFLAGS += $(shell pkg-config --cflags cmocka libcurl)
+
+$(O)/tests/e2e/%: tests/e2e/%.c $(O)/tests/e2e/e2e.o $(O)/libtvs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka libcurl) -MMD -MP $(ALL_LDFLAGS) -o $@ $< \
+	  $(O)/tests/e2e/e2e.o $(O)/libtvs.a $(LDLIBS) $(TEST_LDLIBS)
 
 $(O)/bench/%: bench/%.c $(O)/libtvs.a
 	@mkdir -p $(dir $@)
@@ -91,10 +104,10 @@ models:
 
 # Each test binary runs from the repository root; tests that need models or
 # ../shared skip with a message when those are absent.
-test: $(O)/tvs $(TESTS)
+test: $(O)/tvs $(TESTS) $(E2E)
 	@scripts/fetch-models.sh
 	@scripts/parity-vectors.sh
-	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS)
+	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS) $(E2E)
 
 asan:
 	$(MAKE) O=build-asan CC=clang OPT="-O1 -g" \
@@ -109,4 +122,4 @@ clean:
 .PHONY: all models test asan bench clean
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(E2E:=.d) $(O)/tests/e2e/e2e.d
