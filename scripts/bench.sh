@@ -15,6 +15,9 @@ echo
 echo "== 1:N search against FAISS IndexFlatIP ($O/bench/bench_search)"
 "$O/bench/bench_search"
 echo
+echo "== the service under load: 420-traveler gallery, 640x480 captures over HTTP ($O/bench/bench_serve)"
+"$O/bench/bench_serve"
+echo
 echo "== face engine ($O/bench/bench_face)"
 "$O/bench/bench_face" "$O/bench/face.json"
 scripts/parity-vectors.sh >/dev/null || true
