@@ -237,29 +237,30 @@ struct res {
 	size_t hlen;
 };
 
+/* Append what fits of p[0..k) to buf[cap] at *len, NUL-terminated; curl is
+ * told all was taken so that a long reply is truncated, not an error. */
+static void append(char *buf, size_t cap, size_t *len, const char *p, size_t k)
+{
+	if (k > cap - 1 - *len)
+		k = cap - 1 - *len;
+	memcpy(buf + *len, p, k);
+	*len += k;
+	buf[*len] = '\0';
+}
+
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
 	struct res *r = arg;
-	size_t k = sz * n;
 
-	if (k > sizeof(r->body) - 1 - r->len)
-		k = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, k);
-	r->len += k;
-	r->body[r->len] = '\0';
+	append(r->body, sizeof(r->body), &r->len, p, sz * n);
 	return sz * n;
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 {
 	struct res *r = arg;
-	size_t k = sz * n;
 
-	if (k > sizeof(r->hdr) - 1 - r->hlen)
-		k = sizeof(r->hdr) - 1 - r->hlen;
-	memcpy(r->hdr + r->hlen, p, k);
-	r->hlen += k;
-	r->hdr[r->hlen] = '\0';
+	append(r->hdr, sizeof(r->hdr), &r->hlen, p, sz * n);
 	return sz * n;
 }
 

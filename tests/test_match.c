@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "match/match_int.h"
+#include "test_simd.h"
 #include "tvs/error.h"
 #include "tvs/match.h"
 #include "tvs/nn.h"
@@ -911,21 +912,7 @@ static int simd_level_child(void)
 static void simd_levels(void **state)
 {
 	(void)state;
-	for (int level = 0; level <= 2; level++) {
-		fflush(stdout);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			char lv[2] = {(char)('0' + level), 0};
-			setenv("TVS_SIMD", lv, 1);
-			execl("/proc/self/exe", "test_match", "--simd-child", (char *)NULL);
-			_exit(3);
-		}
-		int st = 0;
-		assert_true(waitpid(pid, &st, 0) == pid);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
-	}
+	run_simd_levels("test_match", "--simd-child");
 }
 
 static void default_opts(void **state)

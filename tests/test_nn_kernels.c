@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_simd.h"
 #include "test_util.h"
 #include "tvs/error.h"
 #include "tvs/nn.h"
@@ -388,21 +389,7 @@ static int fallback_child(void)
 static void test_fallback_levels(void **state)
 {
 	(void)state;
-	for (int level = 0; level <= 2; level++) {
-		fflush(stdout);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			char lv[2] = {(char)('0' + level), 0};
-			setenv("TVS_SIMD", lv, 1);
-			execl("/proc/self/exe", "test_nn_kernels", "--fallback-child", (char *)NULL);
-			_exit(3);
-		}
-		int st = 0;
-		assert_true(waitpid(pid, &st, 0) == pid);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
-	}
+	run_simd_levels("test_nn_kernels", "--fallback-child");
 }
 
 int main(int argc, char **argv)

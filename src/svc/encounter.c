@@ -257,11 +257,7 @@ SVC_HANDLER(h_encounter_resolve)
 				 6, NULL);
 	snprintf(obj, sizeof(obj), "encounter:%lld", (long long)id);
 	if (!rc)
-		rc = svc_audit(s, tx, who, "encounter.resolve", obj, outcome);
-	if (rc)
-		goto fail;
-	rc = tvs_tx_commit(tx);
-	tx = NULL;
+		rc = svc_audit_commit(s, &tx, who, "encounter.resolve", obj, outcome);
 	if (rc)
 		goto fail;
 	svc_event_publish(s, "resolution", json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "outcome", outcome,

@@ -188,11 +188,7 @@ SVC_HANDLER(h_portrait_create)
 					       TVS_VBLOB(tbuf, tlen), TVS_VTEXT(qtxt), TVS_VINT(now) },
 				  7, &r);
 	if (!rc)
-		rc = svc_audit(s, tx, who, "portrait.enrol", d.number, source);
-	if (!rc) {
-		rc = tvs_tx_commit(tx);
-		tx = NULL;
-	}
+		rc = svc_audit_commit(s, &tx, who, "portrait.enrol", d.number, source);
 	if (rc) {
 		tvs_tx_rollback(tx);
 		json_decref(qj);

@@ -132,12 +132,8 @@ SVC_HANDLER(h_manifest_create)
 		char obj[40];
 
 		snprintf(obj, sizeof(obj), "manifest:%lld", (long long)mid);
-		rc = svc_audit(s, tx, who, "manifest.create", obj, NULL);
+		rc = svc_audit_commit(s, &tx, who, "manifest.create", obj, NULL);
 	}
-	if (rc)
-		goto fail;
-	rc = tvs_tx_commit(tx);
-	tx = NULL;
 	if (rc)
 		goto fail;
 	svc_reply_json(resp, 201, json_pack("{s:I,s:I,s:I,s:{s:s}}", "id", (json_int_t)mid, "travelers",

@@ -570,3 +570,16 @@ int svc_audit(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_principal *p, const c
 
 	return tx ? tvs_tx_exec(tx, sql, v, 6, NULL) : tvs_store_exec(s->store, sql, v, 6, NULL);
 }
+
+int svc_audit_commit(tvs_svc_t *s, tvs_tx_t **tx, const struct svc_principal *p, const char *action,
+		     const char *object, const char *purpose)
+{
+	int rc = svc_audit(s, *tx, p, action, object, purpose);
+
+	if (rc)
+		tvs_tx_rollback(*tx);
+	else
+		rc = tvs_tx_commit(*tx);
+	*tx = NULL;
+	return rc;
+}

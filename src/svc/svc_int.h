@@ -152,6 +152,11 @@ int svc_base64_decode(const char *in, size_t len, uint8_t **out, size_t *n);
 /* Record an access in the audit table (inside tx if non-NULL). */
 int svc_audit(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_principal *p, const char *action,
 	      const char *object, const char *purpose);
+/* svc_audit in *tx, then commit it (or roll it back if the audit row fails):
+ * the record and its audit row land together or not at all. *tx is
+ * released either way. */
+int svc_audit_commit(tvs_svc_t *s, tvs_tx_t **tx, const struct svc_principal *p, const char *action,
+		     const char *object, const char *purpose);
 
 /* ---- faces (enrol.c) ---- */
 

@@ -1177,3 +1177,24 @@ json_t *e2e_encounters(e2e_server *s, const e2e_cred *c, const char *status)
 	}
 	return all;
 }
+
+e2e_server e2e_srv;
+const e2e_images *e2e_im;
+
+int e2e_group_setup(void **state)
+{
+	(void)state;
+	if (e2e_missing())
+		return 0;
+	e2e_im = e2e_images_get();
+	if (!e2e_im || e2e_server_init(&e2e_srv) || e2e_server_start(&e2e_srv, NULL))
+		return -1;
+	return 0;
+}
+
+int e2e_group_teardown(void **state)
+{
+	(void)state;
+	e2e_server_cleanup(&e2e_srv);
+	return 0;
+}

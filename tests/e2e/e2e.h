@@ -160,6 +160,14 @@ typedef struct e2e_images {
  * message, if the models or the demo photos are missing. */
 const e2e_images *e2e_images_get(void);
 
+/* The one server and image set of a test binary, and the cmocka group
+ * setup and teardown that start and stop them (setup does nothing when
+ * e2e_missing(): the tests then skip themselves). */
+extern e2e_server e2e_srv;
+extern const e2e_images *e2e_im;
+int e2e_group_setup(void **state);
+int e2e_group_teardown(void **state);
+
 /* Standard base64 of data[0..n) (malloc'd). */
 char *e2e_b64(const void *data, size_t n);
 

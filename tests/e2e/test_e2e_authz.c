@@ -30,27 +30,8 @@ static const char *const role_names[R_COUNT] = { "none",	"device",  "repository"
 						 "supervisor", "auditor", "admin" };
 static const char *const role_users[R_COUNT] = { NULL, NULL, NULL, "officer1", "super1", "auditor1", "admin" };
 
-static e2e_server srv;
 static e2e_world w;
-static const e2e_images *im;
 
-static int group_setup(void **state)
-{
-	(void)state;
-	if (e2e_missing())
-		return 0;
-	im = e2e_images_get();
-	if (!im || e2e_server_init(&srv) || e2e_server_start(&srv, NULL))
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	e2e_server_cleanup(&srv);
-	return 0;
-}
 
 struct row {
 	const char *method;
@@ -85,14 +66,14 @@ static void build_table(void)
 	int64_t now = e2e_now();
 
 	/* an encounter to look at and resolve: a stranger, so it is pending */
-	r = e2e_capture(&srv, &w.device, &im->live[2], -1, NULL);
+	r = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[2], -1, NULL);
 	assert_string_equal(e2e_jstr(r, "decision"), "NO_MATCH");
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/encounters?status=pending", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/encounters?status=pending", &w.officer, NULL, 200);
 	enc = e2e_jint(json_array_get(e2e_jarr(r, "encounters"), 0), "id");
 	json_decref(r);
 	/* a device to revoke */
-	r = e2e_call(&srv, "POST", "/v1/devices", &w.admin,
+	r = e2e_call(&e2e_srv, "POST", "/v1/devices", &w.admin,
 		     json_pack("{s:s,s:s}", "name", "spare-repository", "role", "repository"), 201);
 	spare_dev = e2e_jint(r, "id");
 	json_decref(r);
@@ -127,7 +108,7 @@ static void build_table(void)
 	snprintf(p, sizeof(p), "/v1/devices/%lld/revoke", (long long)spare_dev);
 	add("POST", p, NULL, B(R_ADMIN));
 	add("POST", "/v1/portraits",
-	    json_pack("{s:o,s:s,s:s}", "document", e2e_document(1), "source", "visa", "image", im->portrait[1].b64),
+	    json_pack("{s:o,s:s,s:s}", "document", e2e_document(1), "source", "visa", "image", e2e_im->portrait[1].b64),
 	    B(R_REPO));
 	snprintf(p, sizeof(p), "/v1/portraits/%lld/image?purpose=authz", (long long)w.portrait_id[0]);
 	add("GET", p, NULL, B(R_OFFICER) | B(R_SUPER));
@@ -144,7 +125,7 @@ static void build_table(void)
 	add("GET", p, NULL, USERS);
 	snprintf(p, sizeof(p), "/v1/manifests/%lld/gallery", (long long)w.manifest_id);
 	add("POST", p, NULL, B(R_REPO) | B(R_SUPER) | B(R_ADMIN));
-	add("POST", "/v1/captures", json_pack("{s:s}", "image", im->live[0].b64), B(R_DEVICE));
+	add("POST", "/v1/captures", json_pack("{s:s}", "image", e2e_im->live[0].b64), B(R_DEVICE));
 	add("POST", "/v1/optouts", json_object(), B(R_DEVICE));
 	add("GET", "/v1/encounters", NULL, B(R_OFFICER) | B(R_SUPER) | B(R_AUDITOR));
 	snprintf(p, sizeof(p), "/v1/encounters/%lld", (long long)enc);
@@ -166,10 +147,10 @@ static e2e_cred cred_of(int role, int fresh)
 	switch (role) {
 	case R_DEVICE: return w.device;
 	case R_REPO: return w.repo;
-	case R_OFFICER: return fresh ? e2e_login(&srv, role_users[role]) : w.officer;
-	case R_SUPER: return fresh ? e2e_login(&srv, role_users[role]) : w.supervisor;
-	case R_AUDITOR: return fresh ? e2e_login(&srv, role_users[role]) : w.auditor;
-	case R_ADMIN: return fresh ? e2e_login(&srv, role_users[role]) : w.admin;
+	case R_OFFICER: return fresh ? e2e_login(&e2e_srv, role_users[role]) : w.officer;
+	case R_SUPER: return fresh ? e2e_login(&e2e_srv, role_users[role]) : w.supervisor;
+	case R_AUDITOR: return fresh ? e2e_login(&e2e_srv, role_users[role]) : w.auditor;
+	case R_ADMIN: return fresh ? e2e_login(&e2e_srv, role_users[role]) : w.admin;
 	default: return e2e_nocred;
 	}
 }
@@ -181,8 +162,8 @@ static void test_role_matrix(void **state)
 	int bad = 0, checked = 0;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
-	e2e_world_setup(&srv, &w, 2);
+	E2E_REQUIRE(&e2e_srv);
+	e2e_world_setup(&e2e_srv, &w, 2);
 	build_table();
 
 	report[0] = '\0';
@@ -196,7 +177,7 @@ static void test_role_matrix(void **state)
 			char rid[128], why[200] = "";
 			const char *code;
 
-			e2e_request_raw(&srv,
+			e2e_request_raw(&e2e_srv,
 					&(e2e_req){ .method = r->method, .path = r->path, .cred = &c, .body = r->body,
 						    .head_only = r->stream },
 					&resp);
@@ -242,16 +223,16 @@ static void test_bad_credentials(void **state)
 	e2e_resp r;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
 	/* made-up token and key */
 	c = e2e_bearer("not-a-real-session-token");
-	e2e_request(&srv, &(e2e_req){ .path = "/v1/encounters", .cred = &c }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = "/v1/encounters", .cred = &c }, &r);
 	e2e_check_error(&r, 401, "unauthenticated", "a made-up bearer token");
 	e2e_resp_free(&r);
 	c = e2e_apikey("not-a-real-api-key");
-	e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &c, .body = "{}" }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &c, .body = "{}" }, &r);
 	e2e_check_error(&r, 401, "unauthenticated", "a made-up API key");
 	e2e_resp_free(&r);
 	/* a key in the bearer header and a token in the key header */
@@ -260,23 +241,23 @@ static void test_bad_credentials(void **state)
 		const char *tok = strstr(w.officer.header, "Bearer ") + 7;
 
 		c = e2e_bearer(key);
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &c, .body = "{}" }, &r);
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &c, .body = "{}" }, &r);
 		e2e_check_error(&r, 401, "unauthenticated", "an API key sent as a bearer token");
 		e2e_resp_free(&r);
 		c = e2e_apikey(tok);
-		e2e_request(&srv, &(e2e_req){ .path = "/v1/encounters", .cred = &c }, &r);
+		e2e_request(&e2e_srv, &(e2e_req){ .path = "/v1/encounters", .cred = &c }, &r);
 		e2e_check_error(&r, 401, "unauthenticated", "a session token sent as an API key");
 		e2e_resp_free(&r);
 	}
 
 	/* wrong password, unknown user */
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .method = "POST", .path = "/v1/sessions",
 				.body = "{\"username\": \"officer1\", \"password\": \"wrong-password-123\"}" },
 		    &r);
 	e2e_check_error(&r, 401, "unauthenticated", "a wrong password");
 	e2e_resp_free(&r);
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .method = "POST", .path = "/v1/sessions",
 				.body = "{\"username\": \"nobody\", \"password\": \"" E2E_PASSWORD "\"}" },
 		    &r);
@@ -284,14 +265,14 @@ static void test_bad_credentials(void **state)
 	e2e_resp_free(&r);
 
 	/* an ended session is dead; the user's other sessions live on */
-	ended = e2e_login(&srv, "officer1");
-	e2e_request(&srv, &(e2e_req){ .method = "DELETE", .path = "/v1/sessions/current", .cred = &ended }, &r);
+	ended = e2e_login(&e2e_srv, "officer1");
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "DELETE", .path = "/v1/sessions/current", .cred = &ended }, &r);
 	assert_true(r.status >= 200 && r.status < 300);
 	e2e_resp_free(&r);
-	e2e_request(&srv, &(e2e_req){ .path = "/v1/encounters", .cred = &ended }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = "/v1/encounters", .cred = &ended }, &r);
 	e2e_check_error(&r, 401, "unauthenticated", "an ended session");
 	e2e_resp_free(&r);
-	json_decref(e2e_call(&srv, "GET", "/v1/encounters", &w.officer, NULL, 200));
+	json_decref(e2e_call(&e2e_srv, "GET", "/v1/encounters", &w.officer, NULL, 200));
 }
 
 int main(void)
@@ -300,5 +281,5 @@ int main(void)
 		cmocka_unit_test(test_role_matrix),
 		cmocka_unit_test(test_bad_credentials),
 	};
-	return cmocka_run_group_tests_name("e2e_authz", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("e2e_authz", tests, e2e_group_setup, e2e_group_teardown);
 }

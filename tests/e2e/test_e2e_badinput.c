@@ -20,27 +20,8 @@
 
 #define MIB (1024 * 1024)
 
-static e2e_server srv;
 static e2e_world w;
-static const e2e_images *im;
 
-static int group_setup(void **state)
-{
-	(void)state;
-	if (e2e_missing())
-		return 0;
-	im = e2e_images_get();
-	if (!im || e2e_server_init(&srv) || e2e_server_start(&srv, NULL))
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	e2e_server_cleanup(&srv);
-	return 0;
-}
 
 /* What a mistake must leave alone. */
 struct counts {
@@ -53,20 +34,20 @@ static void snapshot(struct counts *c)
 	json_t *r, *t;
 	size_t i;
 
-	r = e2e_encounters(&srv, &w.officer, "all");
+	r = e2e_encounters(&e2e_srv, &w.officer, "all");
 	c->encounters = json_array_size(r);
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/manifests", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/manifests", &w.officer, NULL, 200);
 	c->manifests = json_array_size(e2e_jarr(r, "manifests"));
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/devices", &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/devices", &w.admin, NULL, 200);
 	c->devices = json_array_size(e2e_jarr(r, "devices"));
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/users", &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/users", &w.admin, NULL, 200);
 	c->users = json_array_size(e2e_jarr(r, "users"));
 	json_decref(r);
 	snprintf(path, sizeof(path), "/v1/manifests/%lld", (long long)w.manifest_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	c->portraits = 0;
 	json_array_foreach(e2e_jarr(r, "travelers"), i, t)
 		c->portraits += (size_t)e2e_jint(t, "portraits");
@@ -92,7 +73,7 @@ static void expect(const char *method, const char *path, const e2e_cred *c, cons
 {
 	e2e_resp r;
 
-	e2e_request(&srv, &(e2e_req){ .method = method, .path = path, .cred = c, .body = body, .len = len, .ctype = ctype },
+	e2e_request(&e2e_srv, &(e2e_req){ .method = method, .path = path, .cred = c, .body = body, .len = len, .ctype = ctype },
 		    &r);
 	e2e_check_error(&r, status, code, what);
 	if (field) {
@@ -129,7 +110,7 @@ static void expect_missing(const char *method, const char *path, const e2e_cred 
 	const char *code, *got;
 
 	json_decref(body);
-	e2e_request(&srv, &(e2e_req){ .method = method, .path = path, .cred = c, .body = txt }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .method = method, .path = path, .cred = c, .body = txt }, &r);
 	free(txt);
 	e2e_check_error(&r, 400, NULL, what);
 	code = json_string_value(json_object_get(json_object_get(r.json, "error"), "code"));
@@ -203,10 +184,10 @@ static size_t png_header(uint8_t out[64], uint32_t width, uint32_t height)
 static void test_world(void **state)
 {
 	(void)state;
-	E2E_REQUIRE(&srv);
-	e2e_world_setup(&srv, &w, 1);
+	E2E_REQUIRE(&e2e_srv);
+	e2e_world_setup(&e2e_srv, &w, 1);
 	/* one encounter, so "unchanged" means something */
-	json_decref(e2e_capture(&srv, &w.device, &im->live[0], -1, NULL));
+	json_decref(e2e_capture(&e2e_srv, &w.device, &e2e_im->live[0], -1, NULL));
 }
 
 static void test_body_limits_and_media_types(void **state)
@@ -216,7 +197,7 @@ static void test_body_limits_and_media_types(void **state)
 	static char *big; /* kept for the process: a failed check must not leak it */
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 	snapshot(&before);
 
@@ -242,7 +223,7 @@ static void test_body_limits_and_media_types(void **state)
 	{
 		e2e_resp r;
 
-		e2e_request(&srv,
+		e2e_request(&e2e_srv,
 			    &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &w.device_nogal, .body = "{}",
 					.ctype = "application/json; charset=utf-8" },
 			    &r);
@@ -268,7 +249,7 @@ static void test_malformed_json_and_fields(void **state)
 	json_t *trav, *doc;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 	snapshot(&before);
 
@@ -315,18 +296,18 @@ static void test_malformed_json_and_fields(void **state)
 	doc = e2e_document(7);
 	json_object_set_new(doc, "number", json_integer(12));
 	expect_json("POST", "/v1/portraits", &w.repo,
-		    json_pack("{s:o,s:s,s:s}", "document", doc, "source", "passport", "image", im->portrait[1].b64), 400,
+		    json_pack("{s:o,s:s,s:s}", "document", doc, "source", "passport", "image", e2e_im->portrait[1].b64), 400,
 		    "invalid_field", "document.number", "a portrait's document number as a number");
 	expect_missing("POST", "/v1/portraits", &w.repo,
-		       json_pack("{s:o,s:s}", "document", e2e_document(7), "image", im->portrait[1].b64), "source",
+		       json_pack("{s:o,s:s}", "document", e2e_document(7), "image", e2e_im->portrait[1].b64), "source",
 		       "a portrait without source");
 	expect_json("POST", "/v1/captures", &w.device, json_pack("{s:i}", "image", 5), 400, "invalid_field", "image",
 		    "an image as a number");
 	expect_json("POST", "/v1/captures", &w.device,
-		    json_pack("{s:s,s:s}", "image", im->live[0].b64, "captured_at", "yesterday"), 400, "invalid_field",
+		    json_pack("{s:s,s:s}", "image", e2e_im->live[0].b64, "captured_at", "yesterday"), 400, "invalid_field",
 		    "captured_at", "captured_at yesterday");
 	expect_json("POST", "/v1/captures", &w.device,
-		    json_pack("{s:s,s:{s:i}}", "image", im->live[0].b64, "document", "number", 7), 400, "invalid_field",
+		    json_pack("{s:s,s:{s:i}}", "image", e2e_im->live[0].b64, "document", "number", 7), 400, "invalid_field",
 		    "document.number", "a presented document number as a number");
 	expect_missing("POST", "/v1/captures", &w.device, json_pack("{s:s}", "request_id", "no-image"), "image",
 		       "a capture without an image");
@@ -362,7 +343,7 @@ static void test_malformed_json_and_fields(void **state)
 			      "dock", "direction", "entry", "notice_version", "v404"),
 		    400, NULL, "notice_version", "a notice version that does not exist");
 	{
-		json_t *all = e2e_encounters(&srv, &w.officer, "all");
+		json_t *all = e2e_encounters(&e2e_srv, &w.officer, "all");
 
 		snprintf(path, sizeof(path), "/v1/encounters/%lld/resolve",
 			 (long long)e2e_jint(json_array_get(all, 0), "id"));
@@ -440,7 +421,7 @@ static void test_malformed_json_and_fields(void **state)
 		memcpy(p, "/v1/", 4);
 		memset(p + 4, 'a', 9000);
 		p[9004] = '\0';
-		e2e_request(&srv, &(e2e_req){ .path = p, .cred = &w.officer }, &r);
+		e2e_request(&e2e_srv, &(e2e_req){ .path = p, .cred = &w.officer }, &r);
 		if (r.status < 400 || r.status >= 500)
 			fail_msg("a 9000-byte path: %ld", r.status);
 		e2e_resp_free(&r);
@@ -458,11 +439,11 @@ static void test_corrupt_images(void **state)
 	size_t n;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 	snapshot(&before);
 
-	body = capture_body(im->live[0].data, im->live[0].len * 6 / 10);
+	body = capture_body(e2e_im->live[0].data, e2e_im->live[0].len * 6 / 10);
 	expect("POST", "/v1/captures", &w.device, body, 0, NULL, 400, "invalid_image", NULL, "a truncated JPEG");
 	free(body);
 	for (size_t i = 0; i < sizeof(junk); i++) {
@@ -481,36 +462,25 @@ static void test_corrupt_images(void **state)
 	expect("POST", "/v1/captures", &w.device, "{\"image\": \"\"}", 0, NULL, 400, NULL, NULL, "an empty image");
 
 	/* dimensions over the limits: refused from the header, with a message */
-	n = png_header(png, 10000, 10000);
-	body = capture_body(png, n);
-	{
+	static const int dims[][2] = { { 10000, 10000 }, { 20000, 100 } };
+	for (size_t k = 0; k < sizeof(dims) / sizeof(dims[0]); k++) {
 		e2e_resp r;
 
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device, .body = body },
+		n = png_header(png, dims[k][0], dims[k][1]);
+		body = capture_body(png, n);
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device, .body = body },
 			    &r);
 		if (r.status < 400 || r.status >= 500 ||
 		    !json_string_length(json_object_get(json_object_get(r.json, "error"), "message")))
-			fail_msg("a 10000x10000 PNG: expected a 4xx with a message, got %ld %.300s", r.status, r.body);
+			fail_msg("a %dx%d PNG: expected a 4xx with a message, got %ld %.300s", dims[k][0], dims[k][1],
+				 r.status, r.body);
 		e2e_resp_free(&r);
+		free(body);
 	}
-	free(body);
-	n = png_header(png, 20000, 100);
-	body = capture_body(png, n);
-	{
-		e2e_resp r;
-
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device, .body = body },
-			    &r);
-		if (r.status < 400 || r.status >= 500 ||
-		    !json_string_length(json_object_get(json_object_get(r.json, "error"), "message")))
-			fail_msg("a 20000x100 PNG: expected a 4xx with a message, got %ld %.300s", r.status, r.body);
-		e2e_resp_free(&r);
-	}
-	free(body);
 
 	/* portraits: corrupt is 400, no face is 422 quality NO_FACE */
 	{
-		char *b64 = e2e_b64(im->portrait[1].data, im->portrait[1].len / 2);
+		char *b64 = e2e_b64(e2e_im->portrait[1].data, e2e_im->portrait[1].len / 2);
 		json_t *j = json_pack("{s:o,s:s,s:s}", "document", e2e_document(1), "source", "passport", "image", b64);
 
 		free(b64);
@@ -519,21 +489,21 @@ static void test_corrupt_images(void **state)
 	{
 		e2e_resp r;
 		json_t *j = json_pack("{s:o,s:s,s:s}", "document", e2e_document(0), "source", "passport", "image",
-				      im->noface.b64);
+				      e2e_im->noface.b64);
 		char *txt = json_dumps(j, JSON_COMPACT);
 
 		json_decref(j);
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/portraits", .cred = &w.repo, .body = txt },
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/portraits", .cred = &w.repo, .body = txt },
 			    &r);
 		free(txt);
 		e2e_check_error(&r, 422, "quality", "a portrait without a face");
 		assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "error"), "reason")),
 				    "NO_FACE");
 		e2e_resp_free(&r);
-		j = json_pack("{s:o,s:s,s:s}", "document", e2e_document(0), "source", "passport", "image", im->multi.b64);
+		j = json_pack("{s:o,s:s,s:s}", "document", e2e_document(0), "source", "passport", "image", e2e_im->multi.b64);
 		txt = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/portraits", .cred = &w.repo, .body = txt },
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/portraits", .cred = &w.repo, .body = txt },
 			    &r);
 		free(txt);
 		e2e_check_error(&r, 422, "quality", "a portrait with two faces");
@@ -556,36 +526,36 @@ static void test_revoked_key(void **state)
 	int seen = 0;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
-	r = e2e_call(&srv, "POST", "/v1/devices", &w.admin,
+	r = e2e_call(&e2e_srv, "POST", "/v1/devices", &w.admin,
 		     json_pack("{s:s,s:s,s:I}", "name", "doomed-cam", "role", "device", "location_id", (json_int_t)w.loc_id),
 		     201);
 	id = e2e_jint(r, "id");
 	key = e2e_apikey(e2e_jstr(r, "api_key"));
 	json_decref(r);
-	json_decref(e2e_capture(&srv, &key, &im->live[0], -1, "before-revoke"));
+	json_decref(e2e_capture(&e2e_srv, &key, &e2e_im->live[0], -1, "before-revoke"));
 
 	snprintf(path, sizeof(path), "/v1/devices/%lld/revoke", (long long)id);
-	r = e2e_call(&srv, "POST", path, &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "POST", path, &w.admin, NULL, 200);
 	assert_int_equal(e2e_jint(r, "id"), id);
 	assert_true(json_is_false(json_object_get(r, "enabled")));
 	json_decref(r);
 
 	snapshot(&before);
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &key,
 				.body = "{\"image\": \"AAAA\", \"request_id\": \"before-revoke\"}" },
 		    &resp);
 	e2e_check_error(&resp, 401, "unauthenticated", "a capture with a revoked key");
 	e2e_resp_free(&resp);
-	e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &key, .body = "{}" }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/optouts", .cred = &key, .body = "{}" }, &resp);
 	e2e_check_error(&resp, 401, "unauthenticated", "an opt-out with a revoked key");
 	e2e_resp_free(&resp);
 	check_unchanged(&before, "a revoked key");
 
-	r = e2e_call(&srv, "GET", "/v1/devices", &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/devices", &w.admin, NULL, 200);
 	json_array_foreach(e2e_jarr(r, "devices"), i, d)
 		if (e2e_jint(d, "id") == id) {
 			assert_true(json_is_false(json_object_get(d, "enabled")));
@@ -608,7 +578,7 @@ static void test_unknown_ids_and_routes(void **state)
 	e2e_resp r;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 	snapshot(&before);
 
@@ -629,10 +599,10 @@ static void test_unknown_ids_and_routes(void **state)
 	       "revoking no device");
 
 	/* a known path with another method */
-	e2e_request(&srv, &(e2e_req){ .method = "DELETE", .path = "/v1/ports", .cred = &w.admin }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "DELETE", .path = "/v1/ports", .cred = &w.admin }, &r);
 	e2e_check_error(&r, 405, "method_not_allowed", "DELETE /v1/ports");
 	e2e_resp_free(&r);
-	e2e_request(&srv, &(e2e_req){ .method = "PUT", .path = "/v1/captures", .cred = &w.device, .body = "{}" }, &r);
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "PUT", .path = "/v1/captures", .cred = &w.device, .body = "{}" }, &r);
 	e2e_check_error(&r, 405, "method_not_allowed", "PUT /v1/captures");
 	e2e_resp_free(&r);
 	check_unchanged(&before, "unknown ids and routes");
@@ -646,12 +616,12 @@ static void test_no_gallery(void **state)
 	json_t *r, *body;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
 	/* B2 has no manifest at all */
 	snapshot(&before);
-	body = json_pack("{s:s}", "image", im->live[0].b64);
+	body = json_pack("{s:s}", "image", e2e_im->live[0].b64);
 	{
 		char *txt = json_dumps(body, JSON_COMPACT);
 
@@ -661,7 +631,7 @@ static void test_no_gallery(void **state)
 		e2e_time_str(now - 3 * 3600, t0);
 		e2e_time_str(now - 5 * 3600, t1);
 		e2e_time_str(now - 3600, t2);
-		r = e2e_call(&srv, "POST", "/v1/manifests", &w.repo,
+		r = e2e_call(&e2e_srv, "POST", "/v1/manifests", &w.repo,
 			     json_pack("{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:o}]}", "carrier", "DA", "number",
 				       "DA100", "direction", "exit", "port", E2E_PORT_CODE, "scheduled_at", t0, "locations",
 				       E2E_LOC_NOGAL_CODE, "window", "opens_at", t1, "closes_at", t2, "travelers",
@@ -673,7 +643,7 @@ static void test_no_gallery(void **state)
 			/* building a gallery for a closed window may be refused */
 			e2e_resp g;
 
-			e2e_request(&srv, &(e2e_req){ .method = "POST", .path = path, .cred = &w.supervisor }, &g);
+			e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = path, .cred = &w.supervisor }, &g);
 			if (g.status != 200 && g.status != 409)
 				fail_msg("POST %s: expected 200 or 409, got %ld %.300s", path, g.status, g.body);
 			e2e_resp_free(&g);
@@ -693,18 +663,18 @@ static void test_no_gallery(void **state)
 		char *txt;
 
 		e2e_time_str(now + (k ? 2 : 5) * 3600, t0);
-		r = e2e_call(&srv, "POST", "/v1/manifests", &w.repo,
+		r = e2e_call(&e2e_srv, "POST", "/v1/manifests", &w.repo,
 			     json_pack("{s:s,s:s,s:s,s:s,s:s,s:[s],s:[{s:o}]}", "carrier", "DA", "number",
 				       k ? "DA102" : "DA101", "direction", "exit", "port", E2E_PORT_CODE, "scheduled_at", t0,
 				       "locations", E2E_LOC_NOGAL_CODE, "travelers", "document", e2e_document(0)),
 			     201);
 		snprintf(path, sizeof(path), "/v1/manifests/%lld/gallery", (long long)e2e_jint(r, "id"));
 		json_decref(r);
-		json_decref(e2e_call(&srv, "POST", path, &w.repo, NULL, 200));
-		body = json_pack("{s:s}", "image", im->live[0].b64);
+		json_decref(e2e_call(&e2e_srv, "POST", path, &w.repo, NULL, 200));
+		body = json_pack("{s:s}", "image", e2e_im->live[0].b64);
 		txt = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
-		e2e_request(&srv, &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device_nogal, .body = txt },
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device_nogal, .body = txt },
 			    &cr);
 		free(txt);
 		if (k == 0)
@@ -726,5 +696,5 @@ int main(void)
 		cmocka_unit_test(test_unknown_ids_and_routes),
 		cmocka_unit_test(test_no_gallery),
 	};
-	return cmocka_run_group_tests_name("e2e_badinput", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("e2e_badinput", tests, e2e_group_setup, e2e_group_teardown);
 }

@@ -26,27 +26,8 @@
 #define ACKS_BEFORE_KILL 12 /* in all */
 #define MAX_SENT 400
 
-static e2e_server srv;
 static e2e_world w;
-static const e2e_images *im;
 
-static int group_setup(void **state)
-{
-	(void)state;
-	if (e2e_missing())
-		return 0;
-	im = e2e_images_get();
-	if (!im || e2e_server_init(&srv) || e2e_server_start(&srv, NULL))
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	e2e_server_cleanup(&srv);
-	return 0;
-}
 
 struct client {
 	int index;
@@ -73,10 +54,10 @@ static void *client_main(void *arg)
 		e2e_resp r;
 
 		snprintf(c->rid[i], sizeof(c->rid[i]), "dur-%d-%04d", c->index, i);
-		b = json_pack("{s:s,s:s}", "image", im->live[(c->index + i) % 2].b64, "request_id", c->rid[i]);
+		b = json_pack("{s:s,s:s}", "image", e2e_im->live[(c->index + i) % 2].b64, "request_id", c->rid[i]);
 		txt = json_dumps(b, JSON_COMPACT);
 		json_decref(b);
-		e2e_request_raw(&srv,
+		e2e_request_raw(&e2e_srv,
 				&(e2e_req){ .method = "POST", .path = "/v1/captures", .cred = &w.device, .body = txt },
 				&r);
 		free(txt);
@@ -117,21 +98,19 @@ static int count_token(json_t *list, const char *token)
 	return n;
 }
 
-static void test_acknowledged_captures_survive_kill9(void **state)
+static void start_clients(pthread_t th[CLIENTS], int first_index)
 {
-	pthread_t th[CLIENTS];
-	json_t *list, *r;
-	int status, acked = 0, cut = 0, n;
-
-	(void)state;
-	E2E_REQUIRE(&srv);
-	/* person 0 enrolled, person 1 a stranger: MATCH and NO_MATCH both */
-	e2e_world_setup(&srv, &w, 1);
-
 	for (int k = 0; k < CLIENTS; k++) {
-		clients[k].index = k;
+		clients[k].index = first_index + k;
 		assert_int_equal(pthread_create(&th[k], NULL, client_main, &clients[k]), 0);
 	}
+}
+
+/* Wait until the clients have ACKS_BEFORE_KILL acknowledgements between
+ * them; -1, or the index of a client that met an odd status first (it has
+ * stopped, so waiting on would be forever). */
+static int wait_for_acks(void)
+{
 	for (;;) {
 		int done;
 
@@ -139,19 +118,34 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 		done = acked_total >= ACKS_BEFORE_KILL;
 		pthread_mutex_unlock(&mu);
 		if (done)
-			break;
-		/* a client that stopped early (an error) would make this wait forever */
+			return -1;
 		for (int k = 0; k < CLIENTS; k++)
-			if (clients[k].odd_status) {
-				stop = 1;
-				for (int j = 0; j < CLIENTS; j++)
-					pthread_join(th[j], NULL);
-				fail_msg("client %d: capture answered %ld: %s", k, clients[k].odd_status,
-					 clients[k].odd_body);
-			}
+			if (clients[k].odd_status)
+				return k;
 		usleep(2000);
 	}
-	status = e2e_server_stop(&srv, SIGKILL);
+}
+
+static void test_acknowledged_captures_survive_kill9(void **state)
+{
+	pthread_t th[CLIENTS];
+	json_t *list, *r;
+	int status, acked = 0, cut = 0, n;
+
+	(void)state;
+	E2E_REQUIRE(&e2e_srv);
+	/* person 0 enrolled, person 1 a stranger: MATCH and NO_MATCH both */
+	e2e_world_setup(&e2e_srv, &w, 1);
+
+	start_clients(th, 0);
+	int odd = wait_for_acks();
+	if (odd >= 0) {
+		stop = 1;
+		for (int j = 0; j < CLIENTS; j++)
+			pthread_join(th[j], NULL);
+		fail_msg("client %d: capture answered %ld: %s", odd, clients[odd].odd_status, clients[odd].odd_body);
+	}
+	status = e2e_server_stop(&e2e_srv, SIGKILL);
 	stop = 1;
 	for (int k = 0; k < CLIENTS; k++)
 		pthread_join(th[k], NULL);
@@ -166,9 +160,9 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 	assert_true(acked >= ACKS_BEFORE_KILL);
 
 	/* the same store again */
-	assert_int_equal(e2e_server_start(&srv, NULL), 0);
-	e2e_world_relogin(&srv, &w);
-	list = e2e_encounters(&srv, &w.officer, "all");
+	assert_int_equal(e2e_server_start(&e2e_srv, NULL), 0);
+	e2e_world_relogin(&e2e_srv, &w);
+	list = e2e_encounters(&e2e_srv, &w.officer, "all");
 	n = (int)json_array_size(list);
 	for (int k = 0; k < CLIENTS; k++)
 		for (int i = 0; i < clients[k].nacked; i++) {
@@ -184,7 +178,7 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 	json_decref(list);
 
 	/* replays: an acknowledged request_id answers its token */
-	r = e2e_capture(&srv, &w.device, &im->live[0], -1, clients[0].rid[0]);
+	r = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[0], -1, clients[0].rid[0]);
 	assert_string_equal(e2e_jstr(r, "token"), clients[0].token[0]);
 	json_decref(r);
 	/* a request the kill cut: sent again, it is recorded exactly once */
@@ -193,16 +187,16 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 
 		if (!clients[k].cut)
 			continue;
-		r = e2e_capture(&srv, &w.device, &im->live[(k + clients[k].nacked) % 2], -1,
+		r = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[(k + clients[k].nacked) % 2], -1,
 				clients[k].rid[clients[k].nacked]);
 		snprintf(token, sizeof(token), "%s", e2e_jstr(r, "token"));
 		json_decref(r);
-		list = e2e_encounters(&srv, &w.officer, "all");
+		list = e2e_encounters(&e2e_srv, &w.officer, "all");
 		assert_int_equal(count_token(list, token), 1);
 		json_decref(list);
 	}
 	/* the replays added nothing beyond the cut ones' single records */
-	list = e2e_encounters(&srv, &w.officer, "all");
+	list = e2e_encounters(&e2e_srv, &w.officer, "all");
 	if ((int)json_array_size(list) != acked + cut)
 		fail_msg("%zu encounters after the replays, expected %d", json_array_size(list), acked + cut);
 	json_decref(list);
@@ -217,32 +211,20 @@ static void test_sigterm_drains(void **state)
 	int status, acked = 0, before;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
-	if (!srv.pid)
-		assert_int_equal(e2e_server_start(&srv, NULL), 0);
-	list = e2e_encounters(&srv, &w.officer, "all");
+	if (!e2e_srv.pid)
+		assert_int_equal(e2e_server_start(&e2e_srv, NULL), 0);
+	list = e2e_encounters(&e2e_srv, &w.officer, "all");
 	before = (int)json_array_size(list);
 	json_decref(list);
 
 	memset(clients, 0, sizeof(clients));
 	stop = 0;
 	acked_total = 0;
-	for (int k = 0; k < CLIENTS; k++) {
-		clients[k].index = k + 10; /* request ids unlike the first test's */
-		assert_int_equal(pthread_create(&th[k], NULL, client_main, &clients[k]), 0);
-	}
-	for (;;) {
-		int done;
-
-		pthread_mutex_lock(&mu);
-		done = acked_total >= ACKS_BEFORE_KILL;
-		pthread_mutex_unlock(&mu);
-		if (done || clients[0].odd_status || clients[1].odd_status)
-			break;
-		usleep(2000);
-	}
-	status = e2e_server_stop(&srv, SIGTERM);
+	start_clients(th, 10); /* request ids unlike the first test's */
+	wait_for_acks();
+	status = e2e_server_stop(&e2e_srv, SIGTERM);
 	stop = 1;
 	for (int k = 0; k < CLIENTS; k++)
 		pthread_join(th[k], NULL);
@@ -255,9 +237,9 @@ static void test_sigterm_drains(void **state)
 		acked += clients[k].nacked;
 	}
 
-	assert_int_equal(e2e_server_start(&srv, NULL), 0);
-	e2e_world_relogin(&srv, &w);
-	list = e2e_encounters(&srv, &w.officer, "all");
+	assert_int_equal(e2e_server_start(&e2e_srv, NULL), 0);
+	e2e_world_relogin(&e2e_srv, &w);
+	list = e2e_encounters(&e2e_srv, &w.officer, "all");
 	for (int k = 0; k < CLIENTS; k++)
 		for (int i = 0; i < clients[k].nacked; i++)
 			if (count_token(list, clients[k].token[i]) != 1)
@@ -275,5 +257,5 @@ int main(void)
 		cmocka_unit_test(test_acknowledged_captures_survive_kill9),
 		cmocka_unit_test(test_sigterm_drains),
 	};
-	return cmocka_run_group_tests_name("e2e_durability", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("e2e_durability", tests, e2e_group_setup, e2e_group_teardown);
 }

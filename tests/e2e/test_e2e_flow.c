@@ -29,9 +29,7 @@
 #define STRANGER NENROLLED /* a person on no manifest */
 #define OFF_MANIFEST (NENROLLED + 1) /* enrolled later, on no manifest */
 
-static e2e_server srv;
 static e2e_world w;
-static const e2e_images *im;
 
 /* what the captures of this run were answered, by decision */
 enum { N_MATCH, N_NO_MATCH, N_RETAKE, N_IMPOSTOR, N_OPT_OUT, N_KINDS };
@@ -39,23 +37,6 @@ static int sent[N_KINDS];
 static int resolved;
 static char tok_match[128], tok_nomatch[128], tok_impostor[128], tok_retake[128], tok_optout[128];
 
-static int group_setup(void **state)
-{
-	(void)state;
-	if (e2e_missing())
-		return 0;
-	im = e2e_images_get();
-	if (!im || e2e_server_init(&srv) || e2e_server_start(&srv, NULL))
-		return -1;
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	e2e_server_cleanup(&srv);
-	return 0;
-}
 
 static void count(const char *decision)
 {
@@ -74,7 +55,7 @@ static void count(const char *decision)
 static json_t *expect_capture(const e2e_cred *c, const e2e_img *img, int doc, const char *request_id,
 			      const char *decision, const char *reason, char *tok)
 {
-	json_t *r = e2e_capture(&srv, c, img, doc, request_id);
+	json_t *r = e2e_capture(&e2e_srv, c, img, doc, request_id);
 	const char *d = e2e_jstr(r, "decision");
 	json_t *why = json_object_get(r, "reason");
 
@@ -92,7 +73,7 @@ static json_t *expect_capture(const e2e_cred *c, const e2e_img *img, int doc, co
 
 static size_t encounter_count(void)
 {
-	json_t *all = e2e_encounters(&srv, &w.officer, "all");
+	json_t *all = e2e_encounters(&e2e_srv, &w.officer, "all");
 	size_t n = json_array_size(all);
 
 	json_decref(all);
@@ -117,7 +98,7 @@ static json_t *find_token(json_t *list, const char *token)
 
 static json_int_t encounter_id(const char *token)
 {
-	json_t *all = e2e_encounters(&srv, &w.officer, "all"), *e = find_token(all, token);
+	json_t *all = e2e_encounters(&e2e_srv, &w.officer, "all"), *e = find_token(all, token);
 	json_int_t id;
 
 	if (!e)
@@ -155,11 +136,11 @@ static void test_enrol_manifest_gallery(void **state)
 	int with_portraits = 0;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
-	e2e_world_setup(&srv, &w, NENROLLED);
+	E2E_REQUIRE(&e2e_srv);
+	e2e_world_setup(&e2e_srv, &w, NENROLLED);
 
 	/* the manifest lists with a ready gallery of the enrolled */
-	r = e2e_call(&srv, "GET", "/v1/manifests", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/manifests", &w.officer, NULL, 200);
 	list = e2e_jarr(r, "manifests");
 	assert_int_equal(json_array_size(list), 1);
 	x = json_array_get(list, 0);
@@ -175,7 +156,7 @@ static void test_enrol_manifest_gallery(void **state)
 	json_decref(r);
 
 	snprintf(path, sizeof(path), "/v1/manifests/%lld", (long long)w.manifest_id);
-	r = e2e_call(&srv, "GET", path, &w.auditor, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.auditor, NULL, 200);
 	list = e2e_jarr(r, "travelers");
 	assert_int_equal(json_array_size(list), NENROLLED + 1);
 	json_array_foreach(list, i, x)
@@ -195,7 +176,7 @@ static void test_enrol_manifest_gallery(void **state)
 	json_decref(r);
 
 	/* devices list without keys; users list */
-	r = e2e_call(&srv, "GET", "/v1/devices", &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/devices", &w.admin, NULL, 200);
 	list = e2e_jarr(r, "devices");
 	assert_int_equal(json_array_size(list), 3);
 	json_array_foreach(list, i, x)
@@ -204,7 +185,7 @@ static void test_enrol_manifest_gallery(void **state)
 		assert_true(json_is_true(json_object_get(x, "enabled")));
 	}
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/users", &w.admin, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/users", &w.admin, NULL, 200);
 	assert_int_equal(json_array_size(e2e_jarr(r, "users")), 4);
 	json_array_foreach(e2e_jarr(r, "users"), i, x)
 	{
@@ -213,11 +194,11 @@ static void test_enrol_manifest_gallery(void **state)
 		e2e_jstr(x, "created_at");
 	}
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/ports", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/ports", &w.officer, NULL, 200);
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/locations", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/locations", &w.officer, NULL, 200);
 	json_decref(r);
-	r = e2e_call(&srv, "GET", "/v1/notices", &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/notices", &w.officer, NULL, 200);
 	json_decref(r);
 }
 
@@ -229,33 +210,33 @@ static void test_captures(void **state)
 	char rid[64];
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
 	/* an enrolled traveler, no document presented */
-	r = expect_capture(&w.device, &im->live[0], -1, "flow-match-0", "MATCH", NULL, tok_match);
+	r = expect_capture(&w.device, &e2e_im->live[0], -1, "flow-match-0", "MATCH", NULL, tok_match);
 	assert_true(json_is_null(json_object_get(r, "reason")));
 	json_decref(r);
 
 	/* the same request_id again: the first answer, nothing new recorded */
 	before = encounter_count();
-	again = e2e_capture(&srv, &w.device, &im->live[0], -1, "flow-match-0");
+	again = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[0], -1, "flow-match-0");
 	assert_string_equal(e2e_jstr(again, "decision"), "MATCH");
 	assert_string_equal(e2e_jstr(again, "token"), tok_match);
 	json_decref(again);
 	/* even with another image: the request_id decides */
-	again = e2e_capture(&srv, &w.device, &im->noface, -1, "flow-match-0");
+	again = e2e_capture(&e2e_srv, &w.device, &e2e_im->noface, -1, "flow-match-0");
 	assert_string_equal(e2e_jstr(again, "decision"), "MATCH");
 	assert_string_equal(e2e_jstr(again, "token"), tok_match);
 	json_decref(again);
 	assert_int_equal(encounter_count(), before);
 
 	/* enrolled travelers presenting their own documents */
-	json_decref(expect_capture(&w.device, &im->live[1], 1, "flow-match-1", "MATCH", NULL, NULL));
-	json_decref(expect_capture(&w.device, &im->live[2], 2, NULL, "MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[1], 1, "flow-match-1", "MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[2], 2, NULL, "MATCH", NULL, NULL));
 
 	/* somebody on no manifest */
-	r = expect_capture(&w.device, &im->live[STRANGER], -1, "flow-stranger", "NO_MATCH", NULL, tok_nomatch);
+	r = expect_capture(&w.device, &e2e_im->live[STRANGER], -1, "flow-stranger", "NO_MATCH", NULL, tok_nomatch);
 	{
 		const char *why = e2e_jstr(r, "reason");
 
@@ -264,42 +245,42 @@ static void test_captures(void **state)
 	json_decref(r);
 
 	/* traveler 0's face with traveler 1's passport */
-	json_decref(expect_capture(&w.device, &im->live[0], 1, "flow-impostor", "IMPOSTOR_SUSPECTED",
+	json_decref(expect_capture(&w.device, &e2e_im->live[0], 1, "flow-impostor", "IMPOSTOR_SUSPECTED",
 				   "DOCUMENT_MISMATCH", tok_impostor));
 
 	/* a stranger showing a traveler's passport matches neither: NO_MATCH */
-	r = expect_capture(&w.device, &im->live[STRANGER], 1, NULL, "NO_MATCH", NULL, NULL);
+	r = expect_capture(&w.device, &e2e_im->live[STRANGER], 1, NULL, "NO_MATCH", NULL, NULL);
 	json_decref(r);
 
 	/* somebody enrolled but on no manifest here, with their own passport:
 	 * the face matches the document but not the gallery */
-	json_decref(e2e_call(&srv, "POST", "/v1/portraits", &w.repo,
+	json_decref(e2e_call(&e2e_srv, "POST", "/v1/portraits", &w.repo,
 			     json_pack("{s:o,s:s,s:s}", "document", e2e_document(OFF_MANIFEST), "source", "passport",
-				       "image", im->portrait[OFF_MANIFEST].b64),
+				       "image", e2e_im->portrait[OFF_MANIFEST].b64),
 			     201));
-	json_decref(expect_capture(&w.device, &im->live[OFF_MANIFEST], OFF_MANIFEST, NULL, "IMPOSTOR_SUSPECTED",
+	json_decref(expect_capture(&w.device, &e2e_im->live[OFF_MANIFEST], OFF_MANIFEST, NULL, "IMPOSTOR_SUSPECTED",
 				   "DOCUMENT_MISMATCH", NULL));
 
 	/* retakes */
-	json_decref(expect_capture(&w.device, &im->noface, -1, "flow-noface", "RETAKE", "NO_FACE", tok_retake));
-	json_decref(expect_capture(&w.device, &im->grey, -1, NULL, "RETAKE", "NO_FACE", NULL));
-	json_decref(expect_capture(&w.device, &im->multi, -1, NULL, "RETAKE", "MULTIPLE_FACES", NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->noface, -1, "flow-noface", "RETAKE", "NO_FACE", tok_retake));
+	json_decref(expect_capture(&w.device, &e2e_im->grey, -1, NULL, "RETAKE", "NO_FACE", NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->multi, -1, NULL, "RETAKE", "MULTIPLE_FACES", NULL));
 	/* the library's default gate calls this face TOO_DARK (see e2e.c) */
-	json_decref(expect_capture(&w.device, &im->dark, -1, NULL, "RETAKE", "TOO_DARK", NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->dark, -1, NULL, "RETAKE", "TOO_DARK", NULL));
 
 	/* opt-out: no image taken, a token given */
-	r = e2e_call(&srv, "POST", "/v1/optouts", &w.device, json_pack("{s:s}", "request_id", "flow-optout"), 201);
+	r = e2e_call(&e2e_srv, "POST", "/v1/optouts", &w.device, json_pack("{s:s}", "request_id", "flow-optout"), 201);
 	assert_string_equal(e2e_jstr(r, "decision"), "OPT_OUT");
 	assert_int_equal(json_object_size(r), 2); /* decision and token, nothing else */
 	snprintf(tok_optout, sizeof(tok_optout), "%s", e2e_jstr(r, "token"));
 	count("OPT_OUT");
 	json_decref(r);
-	r = e2e_call(&srv, "POST", "/v1/optouts", &w.device, json_pack("{s:s}", "request_id", "flow-optout"), 201);
+	r = e2e_call(&e2e_srv, "POST", "/v1/optouts", &w.device, json_pack("{s:s}", "request_id", "flow-optout"), 201);
 	assert_string_equal(e2e_jstr(r, "token"), tok_optout);
 	json_decref(r);
 
 	/* the client's X-Request-Id comes back */
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .path = "/healthz", .headers = (const char *const[]){ "X-Request-Id: e2e-flow-42", NULL } },
 		    &resp);
 	assert_int_equal(resp.status, 200);
@@ -307,7 +288,7 @@ static void test_captures(void **state)
 	assert_string_equal(rid, "e2e-flow-42");
 	e2e_resp_free(&resp);
 	/* an insane one is replaced by one of the server's */
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .path = "/healthz",
 				.headers = (const char *const[]){ "X-Request-Id: <script>alert(1)</script> \"x\"", NULL } },
 		    &resp);
@@ -333,10 +314,10 @@ static void test_officer_queue(void **state)
 	size_t i;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(tok_nomatch[0] && tok_impostor[0]);
 
-	pending = e2e_encounters(&srv, &w.officer, "pending");
+	pending = e2e_encounters(&e2e_srv, &w.officer, "pending");
 	assert_non_null(find_token(pending, tok_nomatch));
 	assert_non_null(find_token(pending, tok_impostor));
 	json_array_foreach(pending, i, m)
@@ -354,17 +335,17 @@ static void test_officer_queue(void **state)
 
 	/* filters: by location, and a page size */
 	snprintf(path, sizeof(path), "/v1/encounters?status=all&location_id=%lld", (long long)w.loc_nogal_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	assert_int_equal(json_array_size(e2e_jarr(r, "encounters")), 0);
 	json_decref(r);
 	snprintf(path, sizeof(path), "/v1/encounters?status=all&location_id=%lld&limit=3", (long long)w.loc_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	assert_int_equal(json_array_size(e2e_jarr(r, "encounters")), 3);
 	json_decref(r);
 
 	/* the impostor: matched traveler 0, presented document 1 */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)imp_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "decision"), "IMPOSTOR_SUSPECTED");
 	assert_true(json_is_number(json_object_get(r, "score")));
 	/* the officer must see whose face it is: the gallery's best hit is
@@ -383,7 +364,7 @@ static void test_officer_queue(void **state)
 
 	/* a MATCH names its traveler */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)encounter_id(tok_match));
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "decision"), "MATCH");
 	assert_true(json_is_number(json_object_get(r, "score")));
 	check_traveler(json_object_get(r, "matched"), 0);
@@ -391,7 +372,7 @@ static void test_officer_queue(void **state)
 
 	/* an auditor sees the same without who it matched */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)imp_id);
-	r = e2e_call(&srv, "GET", path, &w.auditor, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.auditor, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "decision"), "IMPOSTOR_SUSPECTED");
 	assert_null(json_object_get(r, "matched"));
 	assert_null(json_object_get(r, "candidates"));
@@ -399,7 +380,7 @@ static void test_officer_queue(void **state)
 
 	/* the stranger: no one matched */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)nm_id);
-	r = e2e_call(&srv, "GET", path, &w.supervisor, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.supervisor, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "decision"), "NO_MATCH");
 	m = json_object_get(r, "matched");
 	assert_true(!m || json_is_null(m));
@@ -407,40 +388,40 @@ static void test_officer_queue(void **state)
 
 	/* images: the live capture and the portrait, each only with a purpose */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/image?purpose=secondary%%20inspection", (long long)nm_id);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(e2e_resp_header(&resp, "Content-Type", ct, sizeof(ct)));
 	assert_true(!strncmp(ct, "image/jpeg", 10) || !strncmp(ct, "image/png", 9));
 	assert_true(resp.len > 100);
 	e2e_resp_free(&resp);
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/image", (long long)nm_id);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
 	e2e_check_error(&resp, 400, NULL, "an encounter image without a purpose");
 	e2e_resp_free(&resp);
 	snprintf(path, sizeof(path), "/v1/portraits/%lld/image?purpose=compare", (long long)w.portrait_id[0]);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.supervisor }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.supervisor }, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(e2e_resp_header(&resp, "Content-Type", ct, sizeof(ct)));
 	assert_true(!strncmp(ct, "image/jpeg", 10) || !strncmp(ct, "image/png", 9));
-	assert_true(resp.len == im->portrait[0].len || resp.len > 100);
+	assert_true(resp.len == e2e_im->portrait[0].len || resp.len > 100);
 	e2e_resp_free(&resp);
 	snprintf(path, sizeof(path), "/v1/portraits/%lld/image", (long long)w.portrait_id[0]);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.supervisor }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.supervisor }, &resp);
 	e2e_check_error(&resp, 400, NULL, "a portrait image without a purpose");
 	e2e_resp_free(&resp);
 	/* retakes and opt-outs keep no image */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/image?purpose=x", (long long)ret_id);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
 	e2e_check_error(&resp, 404, "not_found", "the image of a retake");
 	e2e_resp_free(&resp);
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/image?purpose=x", (long long)opt_id);
-	e2e_request(&srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = path, .cred = &w.officer }, &resp);
 	e2e_check_error(&resp, 404, "not_found", "the image of an opt-out");
 	e2e_resp_free(&resp);
 
 	/* resolve: the stranger referred, the impostor verified as traveler 0 */
 	snprintf(path, sizeof(path), "/v1/manifests/%lld", (long long)w.manifest_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	e2e_doc_number(0, num);
 	json_array_foreach(e2e_jarr(r, "travelers"), i, trav)
 		if (!strcmp(e2e_jstr(json_object_get(trav, "document"), "number"), num))
@@ -449,14 +430,14 @@ static void test_officer_queue(void **state)
 	assert_true(trav0 > 0);
 
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/resolve", (long long)nm_id);
-	r = e2e_call(&srv, "POST", path, &w.officer,
+	r = e2e_call(&e2e_srv, "POST", path, &w.officer,
 		     json_pack("{s:s,s:s}", "outcome", "referred", "note", "sent to secondary"), 200);
 	assert_int_equal(e2e_jint(r, "id"), nm_id);
 	assert_string_equal(e2e_jstr(r, "status"), "resolved");
 	json_decref(r);
 	resolved++;
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/resolve", (long long)imp_id);
-	r = e2e_call(&srv, "POST", path, &w.supervisor,
+	r = e2e_call(&e2e_srv, "POST", path, &w.supervisor,
 		     json_pack("{s:s,s:I}", "outcome", "verified", "traveler_id", (json_int_t)trav0), 200);
 	assert_string_equal(e2e_jstr(r, "status"), "resolved");
 	json_decref(r);
@@ -464,7 +445,7 @@ static void test_officer_queue(void **state)
 
 	/* once only */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld/resolve", (long long)nm_id);
-	e2e_request(&srv,
+	e2e_request(&e2e_srv,
 		    &(e2e_req){ .method = "POST", .path = path, .cred = &w.supervisor,
 				.body = "{\"outcome\": \"denied\"}" },
 		    &resp);
@@ -473,16 +454,16 @@ static void test_officer_queue(void **state)
 
 	/* the resolution shows, and the queue moved */
 	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)nm_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "status"), "resolved");
 	assert_true(json_is_object(json_object_get(r, "resolution")));
 	assert_string_equal(e2e_jstr(json_object_get(r, "resolution"), "outcome"), "referred");
 	json_decref(r);
-	pending = e2e_encounters(&srv, &w.officer, "pending");
+	pending = e2e_encounters(&e2e_srv, &w.officer, "pending");
 	assert_null(find_token(pending, tok_nomatch));
 	assert_null(find_token(pending, tok_impostor));
 	json_decref(pending);
-	pending = e2e_encounters(&srv, &w.officer, "resolved");
+	pending = e2e_encounters(&e2e_srv, &w.officer, "resolved");
 	assert_non_null(find_token(pending, tok_nomatch));
 	assert_non_null(find_token(pending, tok_impostor));
 	assert_int_equal(json_array_size(pending), resolved);
@@ -582,6 +563,19 @@ static void *sse_thread(void *arg)
 	return NULL;
 }
 
+/* Read the stream as cred from after event last_id until the first event
+ * of type want, which must come. */
+static void replay(struct sse *st, const e2e_cred *cred, const char *want, long long last_id)
+{
+	memset(st, 0, sizeof(*st));
+	st->s = &e2e_srv;
+	st->cred = cred;
+	st->want = want;
+	snprintf(st->last_id, sizeof(st->last_id), "%lld", last_id);
+	sse_thread(st);
+	assert_true(st->done);
+}
+
 static void test_reports_metrics_events_health(void **state)
 {
 	static struct sse st, st2;
@@ -593,18 +587,18 @@ static void test_reports_metrics_events_health(void **state)
 	size_t i;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(tok_optout[0]);
 
 	/* the event stream: open it, capture, the encounter arrives */
-	st.s = &srv;
+	st.s = &e2e_srv;
 	st.cred = &w.officer;
 	st.want = "encounter";
 	assert_int_equal(pthread_create(&th, NULL, sse_thread, &st), 0);
 	for (int i2 = 0; i2 < 60 * 100 && !st.open; i2++)
 		usleep(10 * 1000); /* until the stream is open (a startup wait) */
 	assert_true(st.open);
-	json_decref(expect_capture(&w.device, &im->live[2], -1, NULL, "MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[2], -1, NULL, "MATCH", NULL, NULL));
 	pthread_join(th, NULL);
 	if (!st.done)
 		fail_msg("GET /v1/events: no encounter event (status %ld)", st.status);
@@ -616,33 +610,16 @@ static void test_reports_metrics_events_health(void **state)
 	assert_true(st.id[0] != '\0');
 
 	/* reconnecting with Last-Event-ID replays what came after it */
-	st2.s = &srv;
-	st2.cred = &w.supervisor;
-	st2.want = "encounter";
-	snprintf(st2.last_id, sizeof(st2.last_id), "%lld", atoll(st.id) - 1);
-	sse_thread(&st2);
-	assert_true(st2.done);
+	replay(&st2, &w.supervisor, "encounter", atoll(st.id) - 1);
 	assert_string_equal(st2.id, st.id);
 	assert_string_equal(st2.data, st.data);
 
 	/* from the start: the gallery built and the resolutions are there too */
-	memset(&st2, 0, sizeof(st2));
-	st2.s = &srv;
-	st2.cred = &w.officer;
-	st2.want = "gallery";
-	snprintf(st2.last_id, sizeof(st2.last_id), "0");
-	sse_thread(&st2);
-	assert_true(st2.done);
+	replay(&st2, &w.officer, "gallery", 0);
 	data = json_loads(st2.data, 0, NULL);
 	assert_true(json_is_object(data));
 	json_decref(data);
-	memset(&st2, 0, sizeof(st2));
-	st2.s = &srv;
-	st2.cred = &w.officer;
-	st2.want = "resolution";
-	snprintf(st2.last_id, sizeof(st2.last_id), "0");
-	sse_thread(&st2);
-	assert_true(st2.done);
+	replay(&st2, &w.officer, "resolution", 0);
 	data = json_loads(st2.data, 0, NULL);
 	assert_true(json_is_integer(json_object_get(data, "id")));
 	json_decref(data);
@@ -651,7 +628,7 @@ static void test_reports_metrics_events_health(void **state)
 	e2e_time_str(e2e_now() - 86400, t0);
 	e2e_time_str(e2e_now() + 86400, t1);
 	snprintf(path, sizeof(path), "/v1/reports/summary?from=%s&to=%s", t0, t1);
-	r = e2e_call(&srv, "GET", path, &w.supervisor, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.supervisor, NULL, 200);
 	rows = e2e_jarr(r, "ports");
 	json_array_foreach(rows, i, data)
 		if (!strcmp(e2e_jstr(data, "port"), E2E_PORT_CODE) && !strcmp(e2e_jstr(data, "mode"), "air"))
@@ -670,11 +647,11 @@ static void test_reports_metrics_events_health(void **state)
 	assert_true(json_is_number(json_object_get(row, "opt_out_rate")));
 	json_decref(r);
 	/* the auditor and admin may read it too */
-	json_decref(e2e_call(&srv, "GET", path, &w.auditor, NULL, 200));
-	json_decref(e2e_call(&srv, "GET", path, &w.admin, NULL, 200));
+	json_decref(e2e_call(&e2e_srv, "GET", path, &w.auditor, NULL, 200));
+	json_decref(e2e_call(&e2e_srv, "GET", path, &w.admin, NULL, 200));
 
 	/* metrics: Prometheus text with the decision counters */
-	e2e_request(&srv, &(e2e_req){ .path = "/metrics" }, &resp);
+	e2e_request(&e2e_srv, &(e2e_req){ .path = "/metrics" }, &resp);
 	assert_int_equal(resp.status, 200);
 	assert_non_null(strstr(resp.body, "tvs_capture_latency_seconds_bucket"));
 	assert_non_null(strstr(resp.body, "tvs_galleries"));
@@ -698,14 +675,14 @@ static void test_reports_metrics_events_health(void **state)
 	e2e_resp_free(&resp);
 
 	/* health */
-	r = e2e_call(&srv, "GET", "/healthz", NULL, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/healthz", NULL, NULL, 200);
 	assert_string_equal(e2e_jstr(r, "status"), "ok");
 	assert_string_equal(e2e_jstr(r, "db"), "ok");
 	assert_int_equal(e2e_jint(r, "galleries"), 1);
 	json_decref(r);
 
 	/* the OpenAPI document is JSON */
-	r = e2e_call(&srv, "GET", "/v1/openapi.json", NULL, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", "/v1/openapi.json", NULL, NULL, 200);
 	assert_true(json_is_object(json_object_get(r, "paths")));
 	json_decref(r);
 
@@ -728,7 +705,7 @@ static void test_restart_keeps_gallery(void **state)
 	json_t *r;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
 	/* an officer console is listening: SIGTERM must still stop the server
@@ -737,15 +714,15 @@ static void test_restart_keeps_gallery(void **state)
 		static struct sse st;
 		pthread_t th;
 
-		st.s = &srv;
+		st.s = &e2e_srv;
 		st.cred = &w.officer;
 		st.want = "no-such-event";
 		assert_int_equal(pthread_create(&th, NULL, sse_thread, &st), 0);
 		for (int i = 0; i < 60 * 100 && !st.open; i++)
 			usleep(10 * 1000); /* until the stream is open (a startup wait) */
-		requests = srv.requests;
-		streams = srv.streams;
-		status = e2e_server_stop(&srv, SIGTERM);
+		requests = e2e_srv.requests;
+		streams = e2e_srv.streams;
+		status = e2e_server_stop(&e2e_srv, SIGTERM);
 		pthread_join(th, NULL);
 		assert_int_equal(st.status, 200);
 	}
@@ -753,7 +730,7 @@ static void test_restart_keeps_gallery(void **state)
 		fail_msg("SIGTERM with an event stream open: exit status %d (want 0; >1000: had to be killed)", status);
 
 	/* the request log: one JSON object a line, one line a request */
-	f = fopen(srv.log, "r");
+	f = fopen(e2e_srv.log, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
 		json_t *j = json_loads(line, 0, NULL);
@@ -765,19 +742,19 @@ static void test_restart_keeps_gallery(void **state)
 	fclose(f);
 	assert_int_equal(bad, 0);
 	/* every request this harness made got its line (the two event streams
-	 * the test cut itself are not in srv.requests) */
+	 * the test cut itself are not in e2e_srv.requests) */
 	if (lines < requests - streams)
 		fail_msg("log has %d lines for %ld requests", lines, requests);
 
-	assert_int_equal(e2e_server_start(&srv, NULL), 0);
-	e2e_world_relogin(&srv, &w);
-	r = e2e_call(&srv, "GET", "/healthz", NULL, NULL, 200);
+	assert_int_equal(e2e_server_start(&e2e_srv, NULL), 0);
+	e2e_world_relogin(&e2e_srv, &w);
+	r = e2e_call(&e2e_srv, "GET", "/healthz", NULL, NULL, 200);
 	assert_int_equal(e2e_jint(r, "galleries"), 1);
 	json_decref(r);
-	json_decref(expect_capture(&w.device, &im->live[1], -1, NULL, "MATCH", NULL, NULL));
-	json_decref(expect_capture(&w.device, &im->live[STRANGER], -1, NULL, "NO_MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[1], -1, NULL, "MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[STRANGER], -1, NULL, "NO_MATCH", NULL, NULL));
 	/* and the replay memory survived too */
-	r = e2e_capture(&srv, &w.device, &im->live[0], -1, "flow-match-0");
+	r = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[0], -1, "flow-match-0");
 	assert_string_equal(e2e_jstr(r, "token"), tok_match);
 	json_decref(r);
 }
@@ -792,19 +769,19 @@ static void test_document_upsert(void **state)
 	int seen = 0;
 
 	(void)state;
-	E2E_REQUIRE(&srv);
+	E2E_REQUIRE(&e2e_srv);
 	assert_true(w.manifest_id > 0);
 
 	doc = e2e_document(0);
 	json_object_set_new(doc, "surname", json_string("TRAVELER-SMITH"));
-	r = e2e_call(&srv, "POST", "/v1/portraits", &w.repo,
-		     json_pack("{s:o,s:s,s:s}", "document", doc, "source", "visa", "image", im->portrait[0].b64), 201);
+	r = e2e_call(&e2e_srv, "POST", "/v1/portraits", &w.repo,
+		     json_pack("{s:o,s:s,s:s}", "document", doc, "source", "visa", "image", e2e_im->portrait[0].b64), 201);
 	assert_int_equal(e2e_jint(r, "document_id"), w.doc_id[0]);
 	assert_true(e2e_jint(r, "portrait_id") != w.portrait_id[0]);
 	json_decref(r);
 
 	snprintf(path, sizeof(path), "/v1/manifests/%lld", (long long)w.manifest_id);
-	r = e2e_call(&srv, "GET", path, &w.officer, NULL, 200);
+	r = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
 	e2e_doc_number(0, num);
 	json_array_foreach(e2e_jarr(r, "travelers"), i, t)
 		if (!strcmp(e2e_jstr(json_object_get(t, "document"), "number"), num)) {
@@ -816,12 +793,12 @@ static void test_document_upsert(void **state)
 	assert_true(seen);
 
 	snprintf(path, sizeof(path), "/v1/manifests/%lld/gallery", (long long)w.manifest_id);
-	r = e2e_call(&srv, "POST", path, &w.supervisor, NULL, 200);
+	r = e2e_call(&e2e_srv, "POST", path, &w.supervisor, NULL, 200);
 	assert_int_equal(e2e_jint(r, "size"), NENROLLED + 1);
 	assert_int_equal(e2e_jint(r, "missing"), 1);
 	json_decref(r);
 	/* two templates of one traveler are not rivals: still a MATCH */
-	json_decref(expect_capture(&w.device, &im->live[0], 0, NULL, "MATCH", NULL, NULL));
+	json_decref(expect_capture(&w.device, &e2e_im->live[0], 0, NULL, "MATCH", NULL, NULL));
 }
 
 int main(void)
@@ -834,5 +811,5 @@ int main(void)
 		cmocka_unit_test(test_restart_keeps_gallery),
 		cmocka_unit_test(test_document_upsert),
 	};
-	return cmocka_run_group_tests_name("e2e_flow", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("e2e_flow", tests, e2e_group_setup, e2e_group_teardown);
 }
