@@ -110,6 +110,22 @@ struct encounter {
 	int64_t id;
 };
 
+/* A device's clock may drift a little, but an encounter stamped hours
+ * ahead would sort above every real one and outlive its retention limit. */
+#define CLOCK_SKEW_S 300
+
+static int64_t captured_at(struct jv *v, json_t *b, int64_t now)
+{
+	int64_t t = jv_time(v, b, "", "captured_at", 0, now);
+
+	if (t > now + CLOCK_SKEW_S) {
+		jv_fail(v, "", "captured_at", "is %lld s ahead of the server's clock (at most %d allowed)",
+			(long long)(t - now), CLOCK_SKEW_S);
+		return now;
+	}
+	return t;
+}
+
 /* Insert e in one transaction; TVS_ECONFLICT if (device, request_id) exists. */
 static int encounter_commit(tvs_svc_t *s, struct encounter *e)
 {
@@ -266,7 +282,7 @@ SVC_HANDLER(h_capture)
 		dnum = jv_str(&v, dj, "document", "number", 1, 1, 20);
 		dstate = jv_str(&v, dj, "document", "issuing_state", 0, 3, 3);
 	}
-	e.captured_at = jv_time(&v, b, "", "captured_at", 0, now);
+	e.captured_at = captured_at(&v, b, now);
 	e.request_id = jv_str(&v, b, "", "request_id", 0, 1, 64);
 	if (jv_reply(&v, resp))
 		goto out;
@@ -373,7 +389,7 @@ SVC_HANDLER(h_optout)
 		return;
 	if (json_object_get(b, "image"))
 		jv_fail(&v, "", "image", "an opt-out carries no image");
-	e.captured_at = jv_time(&v, b, "", "captured_at", 0, svc_now(s));
+	e.captured_at = captured_at(&v, b, svc_now(s));
 	e.request_id = jv_str(&v, b, "", "request_id", 0, 1, 64);
 	if (jv_reply(&v, resp))
 		goto out;

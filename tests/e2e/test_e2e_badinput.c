@@ -366,6 +366,8 @@ static void test_malformed_json_and_fields(void **state)
 		    "invalid_field", "captured_at", "February 30th");
 	expect_json("POST", "/v1/optouts", &w.device, json_pack("{s:s}", "captured_at", "2026-11-23T10:00:00+02:00"),
 		    400, "invalid_field", "captured_at", "a time that is not UTC");
+	expect_json("POST", "/v1/optouts", &w.device, json_pack("{s:s}", "captured_at", "2099-01-01T00:00:00Z"), 400,
+		    "invalid_field", "captured_at", "a time far in the future");
 	expect_json("POST", "/v1/manifests", &w.repo,
 		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:[s,s],s:[]}", "carrier", "DA", "number", "DA9", "direction", "exit",
 			      "port", E2E_PORT_CODE, "scheduled_at", "2030-01-01T10:00:00Z", "locations", E2E_LOC_CODE, "ZZ",
