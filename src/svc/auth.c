@@ -218,7 +218,7 @@ SVC_HANDLER(h_session_create)
 	tvs_rows r = { 0 };
 	char token[96], t[32];
 	uint8_t h[32];
-	int64_t now = svc_now(s), exp = now + s->cfg.session_ttl_s;
+	int64_t now = svc_now(s), exp = now + s->cfg.session_ttl_s, wait;
 	int rc, ok;
 
 	if (!b)
@@ -227,6 +227,17 @@ SVC_HANDLER(h_session_create)
 	pw = jv_str(&v, b, "", "password", 1, 1, 1024);
 	if (jv_reply(&v, resp))
 		goto out;
+	wait = svc_throttle_wait(&s->throttle, u, req->remote, now);
+	if (wait > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%lld", (long long)wait);
+		tvs_http_add_header(resp, "Retry-After", ra);
+		svc_audit(s, NULL, NULL, "login.throttled", u, req->remote);
+		tvs_http_reply_error(resp, 429, "too_many_requests",
+				     "too many failed logins for this name or address; retry in %lld s", (long long)wait);
+		goto out;
+	}
 	rc = tvs_store_query(s->store, "SELECT id, role, pwhash FROM users WHERE username = ? AND enabled = 1",
 			     (tvs_val[]){ TVS_VTEXT(u) }, 1, &r);
 	if (rc) {
@@ -243,6 +254,7 @@ SVC_HANDLER(h_session_create)
 		    crypto_pwhash_str_verify(dummy, pw, strlen(pw)) == 0)
 			ok = 0;
 	}
+	svc_throttle_record(&s->throttle, u, req->remote, now, ok);
 	if (!ok) {
 		atomic_fetch_add(&s->m.logins_failed, 1);
 		svc_audit(s, NULL, NULL, "login.failed", u, NULL);

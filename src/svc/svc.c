@@ -175,6 +175,7 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 	s->cfg = *cfg;
 	memcpy(s->country, cfg->country, 4);
 	pthread_rwlock_init(&s->gal.lock, NULL);
+	pthread_mutex_init(&s->throttle.mu, NULL);
 	svc_events_init(&s->ev);
 	tvs_quality_default_config(&s->q_capture);
 	/* a document portrait is a controlled photo: hold it to a stricter pose */
@@ -245,6 +246,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 	tvs_face_engine_destroy(s->engine);
 	svc_galleries_free(&s->gal);
 	pthread_rwlock_destroy(&s->gal.lock);
+	pthread_mutex_destroy(&s->throttle.mu);
 	svc_events_free(&s->ev);
 	tvs_store_close(s->store);
 	tvs_calib_free(&s->calib);

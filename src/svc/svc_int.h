@@ -72,6 +72,27 @@ struct svc_metrics {
 	atomic_ullong enrolments, enrol_refused, logins_failed;
 };
 
+/* ---- login throttling (throttle.c) ---- */
+
+#define SVC_THROTTLE_SLOTS 4096
+
+struct svc_throttle_slot {
+	uint64_t key; /* 0: free */
+	int fails;
+	int64_t last; /* time of the last failure */
+};
+
+struct svc_throttle {
+	pthread_mutex_t mu;
+	struct svc_throttle_slot slot[SVC_THROTTLE_SLOTS];
+};
+
+/* Seconds the caller must still wait before a login attempt for user from
+ * remote is heard; 0: go ahead. */
+int64_t svc_throttle_wait(struct svc_throttle *t, const char *user, const char *remote, int64_t now);
+/* Count the attempt's outcome against both the name and the address. */
+void svc_throttle_record(struct svc_throttle *t, const char *user, const char *remote, int64_t now, int ok);
+
 struct tvs_svc {
 	tvs_svc_config cfg;
 	char country[4];
@@ -85,6 +106,7 @@ struct tvs_svc {
 	struct svc_galleries gal;
 	struct svc_events ev;
 	struct svc_metrics m;
+	struct svc_throttle throttle;
 	int64_t started_at;
 };
 

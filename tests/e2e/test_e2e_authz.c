@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { R_NONE, R_DEVICE, R_REPO, R_OFFICER, R_SUPER, R_AUDITOR, R_ADMIN, R_COUNT };
 #define B(r) (1u << (r))
@@ -217,6 +218,43 @@ static void test_role_matrix(void **state)
 		fail_msg("%d of %d role checks disagree with docs/api.md:\n%s", bad, checked, report);
 }
 
+/* Five wrong passwords for one name, and the sixth attempt is not heard,
+ * even with the right password: 429 with Retry-After. Once the wait has
+ * passed the right password works, and the other users were never held. */
+static void test_login_throttle(void **state)
+{
+	char wrong[160], right[160];
+	e2e_resp r;
+	json_t *j;
+
+	(void)state;
+	E2E_REQUIRE(&e2e_srv);
+	j = e2e_call(&e2e_srv, "POST", "/v1/users", &w.admin,
+		     json_pack("{s:s,s:s,s:s}", "username", "throttled1", "password", E2E_PASSWORD, "role", "officer"),
+		     201);
+	json_decref(j);
+	snprintf(wrong, sizeof(wrong), "{\"username\": \"throttled1\", \"password\": \"not-the-password\"}");
+	snprintf(right, sizeof(right), "{\"username\": \"throttled1\", \"password\": \"%s\"}", E2E_PASSWORD);
+	for (int i = 0; i < 5; i++) {
+		e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/sessions", .body = wrong }, &r);
+		e2e_check_error(&r, 401, "unauthenticated", "a wrong password");
+		e2e_resp_free(&r);
+	}
+	e2e_request(&e2e_srv, &(e2e_req){ .method = "POST", .path = "/v1/sessions", .body = right }, &r);
+	e2e_check_error(&r, 429, "too_many_requests", "the right password after five wrong ones");
+	if (!strstr(r.headers, "Retry-After:"))
+		fail_msg("a 429 without Retry-After: %s", r.headers);
+	e2e_resp_free(&r);
+	/* another user from the same address is not held */
+	j = e2e_call(&e2e_srv, "POST", "/v1/sessions", NULL,
+		     json_pack("{s:s,s:s}", "username", "officer1", "password", E2E_PASSWORD), 201);
+	json_decref(j);
+	sleep(2); /* the first wait is 1 s */
+	j = e2e_call(&e2e_srv, "POST", "/v1/sessions", NULL,
+		     json_pack("{s:s,s:s}", "username", "throttled1", "password", E2E_PASSWORD), 201);
+	json_decref(j);
+}
+
 static void test_bad_credentials(void **state)
 {
 	e2e_cred c, ended;
@@ -280,6 +318,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_matrix),
 		cmocka_unit_test(test_bad_credentials),
+		cmocka_unit_test(test_login_throttle),
 	};
 	return cmocka_run_group_tests_name("e2e_authz", tests, e2e_group_setup, e2e_group_teardown);
 }
