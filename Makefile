@@ -4,6 +4,7 @@
 #   make test     unit tests (cmocka) + parity tests against face-api
 #   make asan     the unit tests under AddressSanitizer + UBSan
 #   make bench    benchmarks (figures and ratios against face-api in the same script)
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (default 60)
 #
 # Sources are picked up by wildcard: src/<area>/<module>.c. Files ending in
 # _avx2.c, _avx512.c or _vnni.c (AVX-512 VNNI) are compiled with those ISA flags and only called after
@@ -99,15 +100,46 @@ $(O)/bench/bench_search: bench/bench_search.c $(O)/bench/faiss_baseline.o $(O)/l
 	  $(O)/bench/faiss_baseline.o $(O)/libtvs.a -lfaiss $(LDLIBS) -lstdc++ -lgomp
 endif
 
+# Fuzzing (issue 6). Each fuzz/fuzz_NAME.c is a libFuzzer target over the
+# library sources in FUZZ_LIB_NAME. `make fuzz` runs each for FUZZ_SECONDS
+# (scripts/fuzz.sh); `make test` replays each seed corpus (fuzz/corpus/NAME)
+# through the target under ASan + UBSan without libFuzzer (fuzz/replay.c).
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_image := $(wildcard src/img/*.c)
+FUZZ_LIB_mrz := $(wildcard src/doc/*.c)
+FUZZ_LIB_paxlst := $(wildcard src/doc/*.c)
+FUZZ_CC := clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=unused-parameter -pthread \
+	-Iinclude -Isrc $(shell pkg-config --cflags libturbojpeg libpng jansson)
+FUZZ_LIBS := $(shell pkg-config --libs libturbojpeg libpng jansson) -lm -pthread
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(O)/fuzz/replay_%)
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
+
+define fuzz_rules
+$(O)/fuzz/replay_$(1): fuzz/fuzz_$(1).c fuzz/replay.c $(FUZZ_LIB_$(1)) src/core/error.c
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -DFUZZ_CORPUS='"fuzz/corpus/$(1)"' -o $$@ $$^ $(FUZZ_LIBS)
+
+$(O)/fuzz/fuzz_$(1): fuzz/fuzz_$(1).c $(FUZZ_LIB_$(1)) src/core/error.c
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -o $$@ $$^ $(FUZZ_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rules,$(t))))
+
+FUZZ_SECONDS ?= 60
+fuzz: $(FUZZ_BIN)
+	@scripts/fuzz.sh $(O) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 models:
 	scripts/fetch-models.sh
 
 # Each test binary runs from the repository root; tests that need models or
 # ../shared skip with a message when those are absent.
-test: $(O)/tvs $(TESTS) $(E2E)
+test: $(O)/tvs $(TESTS) $(E2E) $(FUZZ_REPLAY)
 	@scripts/fetch-models.sh
 	@scripts/parity-vectors.sh
-	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS) $(E2E)
+	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS) $(E2E) $(FUZZ_REPLAY)
 
 asan:
 	$(MAKE) O=build-asan CC=clang OPT="-O1 -g" \
@@ -119,7 +151,7 @@ bench: $(O)/tvs $(BENCHES)
 clean:
 	rm -rf build build-asan
 
-.PHONY: all models test asan bench clean
+.PHONY: all models test asan bench fuzz clean
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(E2E:=.d) $(O)/tests/e2e/e2e.d
