@@ -19,6 +19,7 @@ int tvs_cli_eval_ident(int argc, char **argv); /* src/cli/cmd_ident.c */
 int tvs_cli_serve(int argc, char **argv);      /* src/cli/cmd_serve.c */
 int tvs_cli_user(int argc, char **argv);       /* src/cli/cmd_serve.c */
 int tvs_cli_demo(int argc, char **argv);       /* src/cli/cmd_demo.c */
+int tvs_cli_keys(int argc, char **argv);       /* src/cli/cmd_keys.c */
 
 /* ---- a running service (cmd_serve.c), shared by serve and demo ---- */
 
