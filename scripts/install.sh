@@ -6,7 +6,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libpng-dev \
 libopenblas-dev libjansson-dev libcmocka-dev libcairo2-dev libfaiss-dev g++ ca-certificates \
-libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev"
+libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev openssl"
 
 missing=""
 for p in $PKGS; do

@@ -11,6 +11,11 @@
  *
  * Threading: libmicrohttpd runs one thread per connection, so a handler (or a
  * stream callback) may block its own connection without stalling others.
+ *
+ * TLS: with tls_cert and tls_key set the server speaks HTTPS only (GnuTLS
+ * through libmicrohttpd, TLS 1.2 and 1.3) and adds Strict-Transport-Security
+ * to the security headers. A plain HTTP request to that port gets no reply:
+ * the handshake fails and the connection is closed.
  */
 #ifndef TVS_HTTP_H
 #define TVS_HTTP_H
@@ -105,13 +110,22 @@ typedef struct tvs_http_config {
 	 * be NULL. A non-zero return from init makes tvs_http_start fail. */
 	int (*worker_init)(void *app, int worker);
 	void (*worker_fini)(void *app, int worker);
+	/* HTTPS: both or neither (NULL: plain HTTP). PEM files, borrowed for
+	 * tvs_http_start only: they are read into memory there. The key must
+	 * not be accessible by group or others (mode 0600 or 0400) and must not
+	 * be encrypted; the certificate file may hold the chain after it. */
+	const char *tls_cert;
+	const char *tls_key;
 } tvs_http_config;
 
 void tvs_http_default_config(tvs_http_config *c);
 
 /* Start listening and serving routes[0..n) (borrowed until stop) with app
- * passed to every handler. TVS_EIO if the port cannot be bound, with the
- * reason in tvs_errmsg(). */
+ * passed to every handler. TVS_EIO if the port cannot be bound; with TLS,
+ * TVS_ENOTFOUND (no such file), TVS_EDENIED (key mode too open, or file not
+ * readable), TVS_EFORMAT (not PEM, or GnuTLS refused the certificate or key,
+ * e.g. a key that does not match), TVS_EUNSUPPORTED (libmicrohttpd without
+ * TLS, or an encrypted key); the reason is in tvs_errmsg(). */
 int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tvs_http_route *routes,
 		   size_t n, void *app);
 

@@ -25,8 +25,20 @@
  * every call, since an idle stream never writes and so never sees the error)
  * or when the server is stopping.
  *
- * Shared state: the pool queue (mu), the log file (log_mu) and the stopping
- * flag. Everything else belongs to one connection thread at a time.
+ * TLS. With a certificate and key configured, MHD runs GnuTLS on every
+ * connection (MHD_USE_TLS) and the layer itself barely notices: only the
+ * Strict-Transport-Security header is added. The PEM files are read here, not
+ * by MHD, so that a key readable by group or others is refused before it is
+ * used (as ssh does) and a missing or garbled file gets a message that names
+ * it; whatever GnuTLS still rejects (a key that does not match the
+ * certificate) is reported with the message MHD logs while it starts. The
+ * key's bytes are read with read(2), not stdio, so no copy lingers in a FILE
+ * buffer; MHD is handed a pointer and the API does not promise a copy, so the
+ * buffer lives until tvs_http_stop() and is wiped there.
+ *
+ * Shared state: the pool queue (mu), the log file and the start-up message
+ * (log_mu) and the stopping flag. Everything else belongs to one connection
+ * thread at a time.
  */
 #include "tvs/error.h"
 #include "tvs/http.h"
@@ -34,6 +46,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -46,6 +59,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +69,11 @@
 #define DISCARD_MAX (1 << 20) /* bytes of an oversized chunked body read before cutting */
 #define STREAM_BLOCK 4096
 #define BODY_HINT_MAX (64u << 10) /* first body allocation at most, whatever Content-Length says */
+#define TLS_CERT_MAX (1u << 20)   /* PEM certificate chain file, bytes */
+#define TLS_KEY_MAX (64u << 10)   /* PEM private key file, bytes */
+/* GnuTLS priorities: its defaults, less everything older than TLS 1.2 */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define HSTS "max-age=31536000"
 
 /* What the log line says about one request. */
 struct logrec {
@@ -121,6 +140,13 @@ struct tvs_http_server {
 	struct worker *workers;
 	int nthreads;
 	atomic_ullong by_class[6]; /* completed requests: [0] no response, [1..5] 1xx..5xx */
+	/* TLS: PEM text handed to MHD, NUL-terminated; NULL without TLS */
+	char *tls_cert_pem;
+	char *tls_key_pem;     /* wiped and freed by server_free */
+	size_t tls_key_len;
+	/* MHD's first log message while it starts (under log_mu) */
+	atomic_int capture_log;
+	char mhd_msg[256];
 };
 
 static const char *const security_headers[][2] = {
@@ -480,6 +506,8 @@ static enum MHD_Result send_resp(struct rq *rq, struct MHD_Connection *c)
 	for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
 		if (!header_set(resp, security_headers[i][0]))
 			MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+	if (rq->s->tls_key_pem && !header_set(resp, "Strict-Transport-Security"))
+		MHD_add_response_header(r, "Strict-Transport-Security", HSTS);
 	MHD_add_response_header(r, "X-Request-Id", rq->log.id);
 	for (int i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
@@ -622,11 +650,22 @@ static void pool_stop(tvs_http_server_t *s)
 
 /* ---- MHD callbacks ---- */
 
-static void quiet_log(void *cls, const char *fmt, va_list ap)
+/* MHD's error log: dropped, except the first message while the daemon
+ * starts, which says why a start failed (GnuTLS's reason, for one). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
-	(void)fmt;
-	(void)ap;
+	tvs_http_server_t *s = cls;
+	size_t n;
+
+	if (!atomic_load(&s->capture_log))
+		return;
+	pthread_mutex_lock(&s->log_mu);
+	if (!s->mhd_msg[0]) {
+		vsnprintf(s->mhd_msg, sizeof(s->mhd_msg), fmt, ap);
+		for (n = strlen(s->mhd_msg); n > 0 && isspace((unsigned char)s->mhd_msg[n - 1]); n--)
+			s->mhd_msg[n - 1] = '\0';
+	}
+	pthread_mutex_unlock(&s->log_mu);
 }
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
@@ -887,6 +926,11 @@ static int check_config(const tvs_http_config *c, const tvs_http_route *routes, 
 		return tvs__err(TVS_EINVAL, "http: %d workers, queue of %d", c->workers, c->queue_max);
 	if (c->max_conns < 1 || c->timeout_s < 0 || c->max_body < 1 || c->max_body > SIZE_MAX / 2)
 		return tvs__err(TVS_EINVAL, "http: bad connection or body limits");
+	if (!c->tls_cert != !c->tls_key)
+		return tvs__err(TVS_EINVAL, "http: TLS needs both a certificate and a key (got only the %s)",
+				c->tls_cert ? "certificate" : "key");
+	if (c->tls_cert && (!*c->tls_cert || !*c->tls_key))
+		return tvs__err(TVS_EINVAL, "http: empty TLS certificate or key path");
 	for (size_t i = 0; i < n; i++) {
 		const tvs_http_route *r = &routes[i];
 
@@ -898,8 +942,99 @@ static int check_config(const tvs_http_config *c, const tvs_http_route *routes, 
 	return 0;
 }
 
+/* Read the PEM file path (what: "certificate" or "key") into a malloc'd,
+ * NUL-terminated *out of *len bytes. A key (secret) must have no group or
+ * other permission bits, is read with read(2) only, and is wiped before it is
+ * freed on any failure. */
+static int read_pem(const char *what, const char *path, int secret, size_t max, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	int fd, rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+
+		return tvs__err(e == ENOENT ? TVS_ENOTFOUND : e == EACCES ? TVS_EDENIED : TVS_EIO, "http: TLS %s %s: %s",
+				what, path, strerror(e));
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = tvs__err(TVS_EIO, "http: TLS %s %s: %s", what, path, strerror(errno));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = tvs__err(TVS_EINVAL, "http: TLS %s %s is not a regular file", what, path);
+		goto done;
+	}
+	/* the mode of the file opened, not of a name that may since point elsewhere */
+	if (secret && (st.st_mode & 077)) {
+		rc = tvs__err(TVS_EDENIED,
+			      "http: TLS key %s: permissions %04o are too open; a private key must not be accessible "
+			      "by group or others (chmod 600 it)",
+			      path, (unsigned)(st.st_mode & 07777));
+		goto done;
+	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > max) {
+		rc = tvs__err(st.st_size <= 0 ? TVS_EFORMAT : TVS_ETOOBIG, "http: TLS %s %s is %s", what, path,
+			      st.st_size <= 0 ? "empty" : "too large for a PEM file");
+		goto done;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = tvs__err(TVS_ENOMEM, "out of memory");
+		goto done;
+	}
+	while (n < (size_t)st.st_size) { /* a file that grew meanwhile is cut at its old size */
+		ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			rc = tvs__err(TVS_EIO, "http: TLS %s %s: %s", what, path, strerror(errno));
+			goto done;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	/* MHD takes C strings; the rest is GnuTLS's to judge, but the usual
+	 * mistakes (the wrong file, an encrypted key) get a plain answer here */
+	if (strlen(buf) != n)
+		rc = tvs__err(TVS_EFORMAT, "http: TLS %s %s has a NUL byte: not a PEM file", what, path);
+	else if (!secret && !strstr(buf, "-----BEGIN CERTIFICATE-----"))
+		rc = tvs__err(TVS_EFORMAT, "http: TLS certificate %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+			      path);
+	else if (secret && (!strstr(buf, "-----BEGIN ") || !strstr(buf, "PRIVATE KEY-----")))
+		rc = tvs__err(TVS_EFORMAT, "http: TLS key %s holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+			      path);
+	else if (secret && strstr(buf, "ENCRYPTED"))
+		rc = tvs__err(TVS_EUNSUPPORTED, "http: TLS key %s is encrypted; the server needs it unencrypted (mode 0600)",
+			      path);
+done:
+	close(fd);
+	if (rc && buf) {
+		if (secret)
+			explicit_bzero(buf, n);
+		free(buf);
+	} else if (!rc) {
+		*out = buf;
+		*len = n;
+	}
+	return rc;
+}
+
 static void server_free(tvs_http_server_t *s)
 {
+	if (s->tls_key_pem) {
+		explicit_bzero(s->tls_key_pem, s->tls_key_len);
+		free(s->tls_key_pem);
+	}
+	free(s->tls_cert_pem);
 	free(s->queue);
 	free(s->threads);
 	free(s->workers);
@@ -916,6 +1051,10 @@ int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tv
 	tvs_http_server_t *s;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	const union MHD_DaemonInfo *di;
+	struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			 MHD_USE_ERROR_LOG;
+	size_t cert_len;
 	int rc;
 
 	*out = NULL;
@@ -926,11 +1065,14 @@ int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tv
 	if (inet_pton(AF_INET, cfg->bind ? cfg->bind : "127.0.0.1", &sa.sin_addr) != 1)
 		return tvs__err(TVS_EINVAL, "http: bind address '%s' is not IPv4", cfg->bind);
 	sa.sin_port = htons((uint16_t)cfg->port);
+	if (cfg->tls_cert && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return tvs__err(TVS_EUNSUPPORTED, "http: TLS asked for, but this libmicrohttpd was built without it");
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return tvs__err(TVS_ENOMEM, "out of memory");
 	s->cfg = *cfg;
+	s->cfg.tls_cert = s->cfg.tls_key = NULL; /* borrowed for this call only */
 	s->routes = routes;
 	s->nroutes = n;
 	s->app = app;
@@ -944,6 +1086,15 @@ int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tv
 	if (!s->queue || !s->threads || !s->workers) {
 		rc = tvs__err(TVS_ENOMEM, "out of memory");
 		goto fail_alloc;
+	}
+	if (cfg->tls_cert) { /* before any thread: a bad file costs nothing to refuse */
+		if ((rc = read_pem("certificate", cfg->tls_cert, 0, TLS_CERT_MAX, &s->tls_cert_pem, &cert_len)) != 0 ||
+		    (rc = read_pem("key", cfg->tls_key, 1, TLS_KEY_MAX, &s->tls_key_pem, &s->tls_key_len)) != 0)
+			goto fail_alloc;
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem};
+		tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
+		tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
 	}
 
 	for (int i = 0; i < cfg->workers; i++) {
@@ -964,26 +1115,36 @@ int tvs_http_start(tvs_http_server_t **out, const tvs_http_config *cfg, const tv
 		goto fail_pool;
 	}
 
-	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL,
-				(uint16_t)cfg->port, NULL, NULL, on_access, s,
-				MHD_OPTION_EXTERNAL_LOGGER, quiet_log, NULL,
+	atomic_store(&s->capture_log, 1);
+	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_access, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: it hears the other options */
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_conns,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
 				MHD_OPTION_URI_LOG_CALLBACK, uri_log, s,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_ARRAY, tls_opts,
 				MHD_OPTION_END);
+	atomic_store(&s->capture_log, 0);
 	if (!s->d) {
-		/* MHD says nothing: bind a probe socket to learn why */
+		/* bind a probe socket to tell a busy port from the rest */
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, e = 0;
+		char why[sizeof(s->mhd_msg)];
 
 		if (fd >= 0) {
 			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 			e = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : errno;
 			close(fd);
 		}
-		rc = tvs__err(TVS_EIO, "http: cannot listen on %s:%d: %s", cfg->bind ? cfg->bind : "127.0.0.1",
-			      cfg->port, e ? strerror(e) : "server start failed");
+		pthread_mutex_lock(&s->log_mu);
+		snprintf(why, sizeof(why), "%s", s->mhd_msg[0] ? s->mhd_msg : "server start failed");
+		pthread_mutex_unlock(&s->log_mu);
+		if (!e && s->tls_key_pem)
+			rc = tvs__err(TVS_EFORMAT, "http: TLS setup failed with certificate %s and key %s: %s", cfg->tls_cert,
+				      cfg->tls_key, why);
+		else
+			rc = tvs__err(TVS_EIO, "http: cannot listen on %s:%d: %s", cfg->bind ? cfg->bind : "127.0.0.1",
+				      cfg->port, e ? strerror(e) : why);
 		goto fail_pool;
 	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -379,8 +379,10 @@ int e2e_request_raw(e2e_server *s, const e2e_req *q, e2e_resp *r)
 	c = curl_easy_init();
 	if (!c)
 		return -1;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, q->path);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", s->ca_file[0] ? "https" : "http", s->port, q->path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (s->ca_file[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L); /* a hang guard, not a timing check */
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);

@@ -37,6 +37,7 @@ typedef struct e2e_server {
 	int port;
 	long requests;      /* requests that got an HTTP status from this server run */
 	long streams;       /* of which event streams cut by the client */
+	char ca_file[160];  /* "": plain http; else https, verifying the server against this PEM */
 } e2e_server;
 
 /* The tvs binary: $TVS_BIN or build/tvs. */
