@@ -22,6 +22,7 @@
 #include "tvs/match.h"
 #include "tvs/quality.h"
 #include "tvs/svc.h"
+#include "tvs/vault.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -436,7 +437,7 @@ static double reference_ms(void)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 6;
-	char dir[] = "/tmp/tvs-bench-XXXXXX", db[64];
+	char dir[] = "/tmp/tvs-bench-XXXXXX", db[64], key[64];
 	const char *pw = "bench-admin-password";
 	int lfw, enrolled = 0;
 
@@ -445,6 +446,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	snprintf(db, sizeof(db), "%s/tvs.db", dir);
+	snprintf(key, sizeof(key), "%s/tvs.key", dir);
+	if (tvs_vault_create_key_file(key)) {
+		printf("bench_serve: %s\n", tvs_errmsg());
+		return 1;
+	}
 	lfw = load_lfw();
 	if (!lfw)
 		load_demo();
@@ -471,6 +477,7 @@ int main(int argc, char **argv)
 
 		tvs_svc_default_config(&sc);
 		sc.db_url = db;
+		sc.key_file = key;
 		sc.workers = workers;
 		tvs_http_default_config(&hc);
 		hc.port = 0;

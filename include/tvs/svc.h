@@ -29,6 +29,7 @@ enum tvs_svc_role {
 
 typedef struct tvs_svc_config {
 	const char *db_url;       /* store URL (default "tvs.db") */
+	const char *key_file;     /* master key (mode 0600): seals every image and template (required) */
 	const char *model_dir;    /* face-api weights (default "models/model") */
 	const char *calibration;  /* calibration JSON (default "data/calibration/lfw-default.json") */
 	const char *country;      /* ISO 3166 alpha-3 of the deployment: its nationals are citizens (default "USA") */

@@ -46,7 +46,7 @@ struct tvs_cli_server {
 int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usage,
 			 struct tvs_cli_server_opts *o, const char **port_file);
 /* Start the service and its HTTP server; 0 or an exit status (reason printed). */
-int tvs_cli_server_start(struct tvs_cli_server *srv, const struct tvs_cli_server_opts *o);
+int tvs_cli_server_start(struct tvs_cli_server *srv, struct tvs_cli_server_opts *o);
 /* Block until SIGINT or SIGTERM. */
 void tvs_cli_server_wait(void);
 void tvs_cli_server_stop(struct tvs_cli_server *srv);

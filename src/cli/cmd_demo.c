@@ -433,9 +433,9 @@ out:
 	free(d);
 	/* the demo's own store holds portraits and captures: it goes with the demo */
 	if (!explicit_db) {
-		static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+		static const char *const suffix[] = { "", "-wal", "-shm", "-journal", ".key" };
 
-		for (int i = 0; i < 4; i++) {
+		for (int i = 0; i < 5; i++) {
 			char f[96];
 
 			snprintf(f, sizeof(f), "%s%s", db, suffix[i]);

@@ -6,11 +6,13 @@
  * (--config; "key = value" lines, keys as the long options without "--"),
  * environment variables (TVS_<KEY>, upper case, '-' as '_') and flags. The
  * server stops cleanly on SIGTERM or SIGINT: streams end, queued requests
- * finish, then the store closes.
+ * finish, then the store closes. With --tls-cert and --tls-key it serves
+ * HTTPS only (the HTTP layer reads and checks the files).
  */
 #include "cli.h"
 #include "tvs/error.h"
 #include "tvs/svc.h"
+#include "tvs/vault.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -25,6 +27,8 @@ static const char SERVE_USAGE[] =
 	"usage: tvs serve [options]\n"
 	"\n"
 	"  --db URL            store: a SQLite path or sqlite:PATH (default tvs.db)\n"
+	"  --key-file FILE     master key sealing every image and template, mode 0600\n"
+	"                      (default: the store's path + .key, created on first start)\n"
 	"  --bind ADDR         IPv4 address to listen on (default 127.0.0.1)\n"
 	"  --port N            TCP port, 0 for any free one (default 8080)\n"
 	"  --port-file FILE    write the bound port here once listening\n"
@@ -39,6 +43,8 @@ static const char SERVE_USAGE[] =
 	"  --margin X          cosine lead over the runner-up needed to match (default 0.03)\n"
 	"  --session-ttl S     officer session lifetime in seconds (default 28800)\n"
 	"  --log FILE          request log, one JSON line each (default: stderr; 'off' for none)\n"
+	"  --tls-cert FILE     serve HTTPS (TLS 1.2/1.3) with this PEM certificate (chain after it)\n"
+	"  --tls-key FILE      its PEM private key, unencrypted; refused unless mode 0600 or 0400\n"
 	"  --config FILE       read settings from FILE (key = value lines)\n"
 	"\n"
 	"Every option can also be set as TVS_<NAME> in the environment (TVS_DB, TVS_PORT,\n"
@@ -46,15 +52,20 @@ static const char SERVE_USAGE[] =
 
 enum {
 	O_DB, O_BIND, O_PORT, O_PORT_FILE, O_WORKERS, O_QUEUE, O_MAX_BODY, O_MODELS, O_CALIB, O_COUNTRY, O_FPIR,
-	O_FMR, O_MARGIN, O_TTL, O_LOG, O_CONFIG, O_COUNT
+	O_FMR, O_MARGIN, O_TTL, O_LOG, O_CONFIG, O_KEY_FILE, O_TLS_CERT, O_TLS_KEY, O_COUNT
 };
 static const char *const opt_names[O_COUNT] = { "db",	   "bind",  "port",	  "port-file", "workers",
 						"queue",   "max-body", "models",  "calibration", "country",
 						"fpir",    "fmr",   "margin",	  "session-ttl", "log",
-						"config" };
+						"config",  "key-file", "tls-cert", "tls-key" };
 
 /* Config-file values live here for the life of the process. */
 static char *file_vals[O_COUNT];
+
+/* --tls-cert and --tls-key as tvs_cli_server_parse() found them, for
+ * tvs_cli_server_start() (struct tvs_cli_server_opts has no place for them);
+ * NULL: plain HTTP. Borrowed from argv, the environment or file_vals. */
+static const char *tls_cert, *tls_key;
 
 static int read_config(const char *path, const char **vals)
 {
@@ -133,7 +144,34 @@ static void stop_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 }
 
-int tvs_cli_server_start(struct tvs_cli_server *srv, const struct tvs_cli_server_opts *o)
+/* Without --key-file the master key sits beside the store (PATH.key) and is
+ * made on first start, so that one command runs a sealed store. Production
+ * keeps it elsewhere: a stolen disk with both files opens everything. */
+static int default_key_file(const char *cmd, const char *db_url, const char **out)
+{
+	static char path[4096];
+	const char *db = !strncmp(db_url, "sqlite:", 7) ? db_url + 7 : db_url;
+	int rc;
+
+	if (!*db || !strcmp(db, ":memory:")) {
+		fprintf(stderr, "%s: an in-memory store needs --key-file\n", cmd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s.key", db);
+	*out = path;
+	if (access(path, F_OK) == 0)
+		return 0;
+	rc = tvs_vault_create_key_file(path);
+	if (rc) {
+		fprintf(stderr, "%s: master key %s: %s\n", cmd, path, tvs_errmsg());
+		return -1;
+	}
+	fprintf(stderr, "%s: created master key %s (mode 0600); without it the stored biometrics cannot be read\n",
+		cmd, path);
+	return 0;
+}
+
+int tvs_cli_server_start(struct tvs_cli_server *srv, struct tvs_cli_server_opts *o)
 {
 	tvs_http_config hc;
 	size_t nroutes;
@@ -143,6 +181,8 @@ int tvs_cli_server_start(struct tvs_cli_server *srv, const struct tvs_cli_server
 	sigset_t set;
 
 	memset(srv, 0, sizeof(*srv));
+	if (!o->svc.key_file && default_key_file("tvs serve", o->svc.db_url, &o->svc.key_file))
+		return TVS_EXIT_FAIL;
 	stop_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -160,6 +200,8 @@ int tvs_cli_server_start(struct tvs_cli_server *srv, const struct tvs_cli_server
 	hc.log = o->log;
 	hc.worker_init = tvs_svc_worker_init;
 	hc.worker_fini = tvs_svc_worker_fini;
+	hc.tls_cert = tls_cert;
+	hc.tls_key = tls_key;
 	rc = tvs_http_start(&srv->http, &hc, routes, nroutes, srv->svc);
 	if (rc) {
 		fprintf(stderr, "tvs serve: %s: %s\n", tvs_strerror(rc), tvs_errmsg());
@@ -240,6 +282,17 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 		vals[O_MODELS] = tvs_cli_model_dir();
 	if (vals[O_CONFIG] && read_config(vals[O_CONFIG], vals))
 		return TVS_EXIT_USAGE;
+	tls_cert = tls_key = NULL;
+	if (vals[O_TLS_CERT] || vals[O_TLS_KEY]) {
+		/* tvs demo shares this parser, but its own client speaks plain HTTP */
+		if (strcmp(cmd, "tvs serve") != 0)
+			return tvs_cli_usage_error(cmd, usage, "--tls-cert and --tls-key are for tvs serve only");
+		if (!vals[O_TLS_CERT] || !vals[O_TLS_KEY])
+			return tvs_cli_usage_error(cmd, usage, "--tls-cert and --tls-key go together (missing %s)",
+						   vals[O_TLS_CERT] ? "--tls-key" : "--tls-cert");
+		tls_cert = vals[O_TLS_CERT];
+		tls_key = vals[O_TLS_KEY];
+	}
 
 	memset(o, 0, sizeof(*o));
 	tvs_svc_default_config(&o->svc);
@@ -250,6 +303,7 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 	o->log = stderr;
 	if (vals[O_DB])
 		o->svc.db_url = vals[O_DB];
+	o->svc.key_file = vals[O_KEY_FILE];
 	if (vals[O_MODELS])
 		o->svc.model_dir = vals[O_MODELS];
 	if (vals[O_CALIB])
@@ -296,8 +350,8 @@ int tvs_cli_serve(int argc, char **argv)
 	rc = tvs_cli_server_start(&srv, &o);
 	if (rc)
 		return rc;
-	fprintf(stderr, "tvs serve: listening on http://%s:%d (store %s, %d workers)\n", o.bind, srv.port,
-		o.svc.db_url, o.svc.workers);
+	fprintf(stderr, "tvs serve: listening on %s://%s:%d (store %s, %d workers)\n", tls_cert ? "https" : "http",
+		o.bind, srv.port, o.svc.db_url, o.svc.workers);
 	if (port_file && write_port_file(port_file, srv.port)) {
 		tvs_cli_server_stop(&srv);
 		return TVS_EXIT_FAIL;

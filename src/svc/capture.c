@@ -135,39 +135,51 @@ static int encounter_commit(tvs_svc_t *s, struct encounter *e)
 	char *pres = e->presented ? json_dumps(e->presented, JSON_COMPACT) : NULL;
 	char *qual = e->quality ? json_dumps(e->quality, JSON_COMPACT) : NULL;
 	const char *status = (e->decision == D_NO_MATCH || e->decision == D_IMPOSTOR) ? "pending" : "closed";
+	uint8_t *ict = NULL;
+	size_t ictn = 0;
+	int64_t ikey = 0;
 	int rc;
 
 	svc_token_new("", e->token, sizeof(e->token));
 	rc = tvs_store_begin(s->store, 1, &tx);
+	if (!rc && e->image)
+		rc = svc_seal(s, tx, e->image, e->image_len, &ikey, &ict, &ictn);
 	if (rc)
 		goto out;
 	rc = tvs_tx_query(
 		tx,
 		"INSERT INTO encounters (token, device_id, location_id, request_id, captured_at, created_at, decision,"
 		" reason, score, matched_traveler_id, manifest_id, candidates, presented_document, quality,"
-		" notice_version, status, image, image_type, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		" notice_version, status, image, image_key, image_type, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
 		" (SELECT id FROM manifest_travelers WHERE manifest_id = ? AND document_id = ?), ?, ?, ?, ?,"
-		" (SELECT notice_version FROM locations WHERE id = ?), ?, ?, ?, ?) RETURNING id",
+		" (SELECT notice_version FROM locations WHERE id = ?), ?, ?, ?, ?, ?) RETURNING id",
 		(tvs_val[]){ TVS_VTEXT(e->token), TVS_VINT(e->device), TVS_VINT(e->location), TVS_VTEXT(e->request_id),
 			     TVS_VINT(e->captured_at), TVS_VINT(svc_now(s)), TVS_VTEXT(decision_names[e->decision]),
 			     TVS_VTEXT(e->reason), e->has_score ? TVS_VREAL(e->score) : TVS_VNULL,
 			     TVS_VINT(e->manifest_id), TVS_VINT(e->matched_doc),
 			     e->manifest_id ? TVS_VINT(e->manifest_id) : TVS_VNULL, TVS_VTEXT(cand), TVS_VTEXT(pres),
 			     TVS_VTEXT(qual), TVS_VINT(e->location), TVS_VTEXT(status),
-			     e->image ? TVS_VBLOB(e->image, e->image_len) : TVS_VNULL,
+			     e->image ? TVS_VBLOB(ict, ictn) : TVS_VNULL, e->image ? TVS_VINT(ikey) : TVS_VNULL,
 			     TVS_VTEXT(e->image ? (tvs_img_sniff(e->image, e->image_len) == TVS_IMG_PNG ? "image/png"
 												: "image/jpeg")
 					       : NULL),
 			     TVS_VREAL(e->latency_ms) },
-		20, &r);
+		21, &r);
 	if (rc)
 		goto out;
 	e->id = tvs_rows_int(&r, 0, 0);
-	rc = tvs_tx_commit(tx);
-	tx = NULL;
+	{
+		struct svc_principal dev = { .role = TVS_ROLE_DEVICE, .id = e->device };
+		char obj[40];
+
+		snprintf(dev.name, sizeof(dev.name), "device:%lld", (long long)e->device);
+		snprintf(obj, sizeof(obj), "encounter:%lld", (long long)e->id);
+		rc = svc_audit_commit(s, &tx, &dev, "capture.decision", obj, decision_names[e->decision]);
+	}
 out:
 	tvs_tx_rollback(tx);
 	tvs_rows_free(&r);
+	free(ict);
 	free(cand);
 	free(pres);
 	free(qual);
@@ -211,21 +223,29 @@ static int document_score(tvs_svc_t *s, const char *number, const char *state, c
 			  float *best, int64_t *doc)
 {
 	tvs_rows r = { 0 };
+	tvs_tx_t *tx = NULL;
 	int rc;
 
 	*best = -2.0f;
 	*doc = 0;
-	rc = tvs_store_query(s->store,
-			     "SELECT d.id, p.template FROM documents d JOIN portraits p ON p.document_id = d.id"
-			     " WHERE d.number = ? AND (? IS NULL OR d.issuing_state = ?)",
-			     (tvs_val[]){ TVS_VTEXT(number), TVS_VTEXT(state), TVS_VTEXT(state) }, 3, &r);
+	rc = tvs_store_begin(s->store, 0, &tx);
+	if (!rc)
+		rc = tvs_tx_query(tx,
+				  "SELECT d.id, p.template, p.template_key FROM documents d"
+				  " JOIN portraits p ON p.document_id = d.id"
+				  " WHERE d.number = ? AND (? IS NULL OR d.issuing_state = ?) AND p.template IS NOT NULL",
+				  (tvs_val[]){ TVS_VTEXT(number), TVS_VTEXT(state), TVS_VTEXT(state) }, 3, &r);
 	for (size_t i = 0; !rc && i < r.nrows; i++) {
 		tvs_template t;
-		size_t n = 0;
-		const void *b = tvs_rows_blob(&r, i, 1, &n);
+		size_t ctn = 0, n = 0;
+		const void *ct = tvs_rows_blob(&r, i, 1, &ctn);
+		uint8_t *b = NULL;
 		float sc;
 
-		rc = tvs_match_template_parse(&t, b, n, TVS_MATCH_DEFAULT_MODEL);
+		rc = svc_unseal(s, tx, tvs_rows_int(&r, i, 2), ct, ctn, &b, &n);
+		if (!rc)
+			rc = tvs_match_template_parse(&t, b, n, TVS_MATCH_DEFAULT_MODEL);
+		tvs_vault_free_plain(b, n);
 		if (!rc)
 			rc = tvs_match_verify(probe, &t, &sc);
 		if (!rc && sc > *best) {
@@ -233,6 +253,7 @@ static int document_score(tvs_svc_t *s, const char *number, const char *state, c
 			*doc = tvs_rows_int(&r, i, 0);
 		}
 	}
+	tvs_tx_rollback(tx); /* read only */
 	tvs_rows_free(&r);
 	return rc;
 }

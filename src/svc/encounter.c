@@ -196,7 +196,8 @@ SVC_HANDLER(h_encounter_get)
 
 SVC_HANDLER(h_encounter_image)
 {
-	svc_reply_image(s, req, resp, who, "SELECT image, image_type FROM encounters WHERE id = ? AND image IS NOT NULL",
+	svc_reply_image(s, req, resp, who,
+			"SELECT image, image_key, image_type FROM encounters WHERE id = ? AND image IS NOT NULL",
 			"encounter");
 }
 

@@ -10,6 +10,7 @@
 #include "svc_int.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,9 @@ SVC_HANDLER(h_portrait_create)
 	struct jv v = { 0 };
 	struct svc_document d;
 	const char *source, *b64;
-	uint8_t *img = NULL, tbuf[1024];
-	size_t ilen = 0, tlen = 0;
+	uint8_t *img = NULL, tbuf[1024], *ict = NULL, *tct = NULL;
+	size_t ilen = 0, tlen = 0, ictn = 0, tctn = 0;
+	int64_t ikey = 0, tkey = 0;
 	tvs_quality q;
 	tvs_template t;
 	tvs_tx_t *tx = NULL;
@@ -180,13 +182,18 @@ SVC_HANDLER(h_portrait_create)
 	if (!rc)
 		rc = svc_document_upsert(tx, now, &d, &doc_id);
 	if (!rc)
+		rc = svc_seal(s, tx, img, ilen, &ikey, &ict, &ictn);
+	if (!rc)
+		rc = svc_seal(s, tx, tbuf, tlen, &tkey, &tct, &tctn);
+	sodium_memzero(tbuf, sizeof(tbuf));
+	if (!rc)
 		rc = tvs_tx_query(tx,
-				  "INSERT INTO portraits (document_id, source, image, image_type, template, quality,"
-				  " captured_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-				  (tvs_val[]){ TVS_VINT(doc_id), TVS_VTEXT(source), TVS_VBLOB(img, ilen),
+				  "INSERT INTO portraits (document_id, source, image, image_key, image_type, template,"
+				  " template_key, quality, captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+				  (tvs_val[]){ TVS_VINT(doc_id), TVS_VTEXT(source), TVS_VBLOB(ict, ictn), TVS_VINT(ikey),
 					       TVS_VTEXT(tvs_img_sniff(img, ilen) == TVS_IMG_PNG ? "image/png" : "image/jpeg"),
-					       TVS_VBLOB(tbuf, tlen), TVS_VTEXT(qtxt), TVS_VINT(now) },
-				  7, &r);
+					       TVS_VBLOB(tct, tctn), TVS_VINT(tkey), TVS_VTEXT(qtxt), TVS_VINT(now) },
+				  9, &r);
 	if (!rc)
 		rc = svc_audit_commit(s, &tx, who, "portrait.enrol", d.number, source);
 	if (rc) {
@@ -201,19 +208,28 @@ SVC_HANDLER(h_portrait_create)
 out:
 	free(qtxt);
 	tvs_rows_free(&r);
+	free(ict);
+	free(tct);
+	if (img)
+		sodium_memzero(img, ilen);
 	free(img);
 	json_decref(b);
 }
 
-/* Send the stored image of table.id after recording who looked and why. */
+/* Send the stored image of a record after recording who looked and why:
+ * sql selects (sealed image, its key id, media type) for the id in path
+ * param 0. The audit row commits before a byte is unsealed: no record of the
+ * access, no access. */
 void svc_reply_image(tvs_svc_t *s, const tvs_http_req *req, tvs_http_resp *resp, const struct svc_principal *who,
 		     const char *sql, const char *what)
 {
 	int64_t id = svc_param_id_or_reply(req, resp, 0);
-	char purpose[201], obj[64];
+	char purpose[201], obj[64], type[16];
 	tvs_rows r = { 0 };
-	const void *p;
-	size_t n = 0;
+	tvs_tx_t *tx = NULL;
+	const void *ct;
+	uint8_t *img = NULL;
+	size_t ctn = 0, n = 0;
 	int rc;
 
 	if (id < 0)
@@ -222,25 +238,31 @@ void svc_reply_image(tvs_svc_t *s, const tvs_http_req *req, tvs_http_resp *resp,
 		tvs_http_reply_error(resp, 400, "invalid_query", "purpose is required (1-200 characters): it is audited");
 		return;
 	}
-	rc = tvs_store_query(s->store, sql, (tvs_val[]){ TVS_VINT(id) }, 1, &r);
-	if (rc || r.nrows != 1 || !(p = tvs_rows_blob(&r, 0, 0, &n))) {
-		tvs_rows_free(&r);
-		svc_reply_rc(resp, rc ? rc : TVS_ENOTFOUND, what);
-		return;
-	}
 	snprintf(obj, sizeof(obj), "%s:%lld", what, (long long)id);
-	rc = svc_audit(s, NULL, who, "image.view", obj, purpose);
+	rc = tvs_store_begin(s->store, 1, &tx);
+	if (!rc)
+		rc = tvs_tx_query(tx, sql, (tvs_val[]){ TVS_VINT(id) }, 1, &r);
+	if (!rc && (r.nrows != 1 || !(ct = tvs_rows_blob(&r, 0, 0, &ctn))))
+		rc = TVS_ENOTFOUND; /* none, or purged */
+	if (!rc)
+		rc = svc_unseal(s, tx, tvs_rows_int(&r, 0, 1), ct, ctn, &img, &n);
+	if (!rc) {
+		snprintf(type, sizeof(type), "%s", strcmp(tvs_rows_text(&r, 0, 2), "image/png") ? "image/jpeg" : "image/png");
+		rc = svc_audit_commit(s, &tx, who, "image.view", obj, purpose);
+	}
+	tvs_tx_rollback(tx);
+	tvs_rows_free(&r);
 	if (rc) {
-		/* no record of the access, no access */
-		tvs_rows_free(&r);
-		svc_reply_rc(resp, rc, "audit");
+		tvs_vault_free_plain(img, n);
+		svc_reply_rc(resp, rc, what);
 		return;
 	}
-	tvs_http_reply_text(resp, 200, strcmp(tvs_rows_text(&r, 0, 1), "image/png") ? "image/jpeg" : "image/png", p, n);
-	tvs_rows_free(&r);
+	tvs_http_reply_text(resp, 200, type, (const char *)img, n);
+	tvs_vault_free_plain(img, n);
 }
 
 SVC_HANDLER(h_portrait_image)
 {
-	svc_reply_image(s, req, resp, who, "SELECT image, image_type FROM portraits WHERE id = ?", "portrait");
+	svc_reply_image(s, req, resp, who, "SELECT image, image_key, image_type FROM portraits WHERE id = ?",
+			"portrait");
 }

@@ -81,6 +81,7 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 	struct svc_gallery ng = { .manifest_id = manifest_id };
 	tvs_gallery_config gc = { .model = TVS_MATCH_DEFAULT_MODEL };
 	tvs_rows m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 };
+	tvs_tx_t *rtx = NULL;
 	tvs_val id = TVS_VINT(manifest_id);
 	int64_t now = svc_now(s);
 	size_t with = 0;
@@ -106,14 +107,15 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 	}
 	for (size_t i = 0; i < locs.nrows; i++)
 		ng.locations[i] = tvs_rows_int(&locs, i, 0);
-	rc = tvs_store_query(s->store,
-			     "SELECT mt.document_id, p.id, p.template FROM manifest_travelers mt"
-			     " JOIN portraits p ON p.document_id = mt.document_id WHERE mt.manifest_id = ?"
-			     " ORDER BY mt.document_id, p.id",
-			     &id, 1, &t);
+	rc = tvs_store_begin(s->store, 0, &rtx);
 	if (!rc)
-		rc = tvs_store_query(s->store, "SELECT count(*) FROM manifest_travelers WHERE manifest_id = ?", &id, 1,
-				     &nt);
+		rc = tvs_tx_query(rtx,
+				  "SELECT mt.document_id, p.id, p.template, p.template_key FROM manifest_travelers mt"
+				  " JOIN portraits p ON p.document_id = mt.document_id"
+				  " WHERE mt.manifest_id = ? AND p.template IS NOT NULL ORDER BY mt.document_id, p.id",
+				  &id, 1, &t);
+	if (!rc)
+		rc = tvs_tx_query(rtx, "SELECT count(*) FROM manifest_travelers WHERE manifest_id = ?", &id, 1, &nt);
 	if (rc)
 		goto out;
 	ng.travelers = (size_t)tvs_rows_int(&nt, 0, 0);
@@ -121,15 +123,21 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 	rc = tvs_gallery_create(&ng.g, &gc);
 	for (size_t i = 0; !rc && i < t.nrows; i++) {
 		tvs_template tp;
-		size_t n = 0;
-		const void *b = tvs_rows_blob(&t, i, 2, &n);
+		size_t ctn = 0, n = 0;
+		const void *ct = tvs_rows_blob(&t, i, 2, &ctn);
+		uint8_t *b = NULL;
 
-		rc = tvs_match_template_parse(&tp, b, n, TVS_MATCH_DEFAULT_MODEL);
+		rc = svc_unseal(s, rtx, tvs_rows_int(&t, i, 3), ct, ctn, &b, &n);
+		if (!rc)
+			rc = tvs_match_template_parse(&tp, b, n, TVS_MATCH_DEFAULT_MODEL);
+		tvs_vault_free_plain(b, n);
 		if (!rc)
 			rc = tvs_gallery_add(ng.g, (uint64_t)tvs_rows_int(&t, i, 0), (uint64_t)tvs_rows_int(&t, i, 1), &tp);
 		if (!rc && (i == 0 || tvs_rows_int(&t, i, 0) != tvs_rows_int(&t, i - 1, 0)))
 			with++;
 	}
+	tvs_tx_rollback(rtx); /* read only */
+	rtx = NULL;
 	if (rc)
 		goto out;
 	rc = tvs_store_exec(s->store,
@@ -149,6 +157,7 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 				     "missing", (json_int_t)(ng.travelers - with), "built_at", at);
 	rc = install(s, &ng);
 out:
+	tvs_tx_rollback(rtx);
 	gallery_clear(&ng);
 	tvs_rows_free(&m);
 	tvs_rows_free(&locs);

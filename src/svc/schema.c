@@ -4,8 +4,10 @@
  * backend; the API formats them as RFC 3339.
  *
  * Biometric columns (portraits.image, portraits.template, encounters.image)
- * are the only ones that hold images or templates; the privacy work seals
- * exactly these.
+ * are the only ones that hold images or templates, and they hold them only
+ * sealed (tvs_vault): each with its own data key, whose id sits beside it
+ * (image_key, template_key). Purging a record shreds its keys and NULLs the
+ * columns. The keys table comes first, from the vault module itself.
  */
 #include "svc_int.h"
 
@@ -30,8 +32,9 @@ static const char v1[] =
 	" sex TEXT, expiry TEXT, created_at INTEGER NOT NULL, UNIQUE (issuing_state, type, number));"
 	"CREATE INDEX documents_number ON documents (number);"
 	"CREATE TABLE portraits (id INTEGER PRIMARY KEY, document_id INTEGER NOT NULL REFERENCES documents(id),"
-	" source TEXT NOT NULL, image BLOB NOT NULL, image_type TEXT NOT NULL, template BLOB NOT NULL,"
-	" quality TEXT NOT NULL, captured_at INTEGER NOT NULL);"
+	" source TEXT NOT NULL, image BLOB, image_key INTEGER REFERENCES keys(id), image_type TEXT NOT NULL,"
+	" template BLOB, template_key INTEGER REFERENCES keys(id), quality TEXT NOT NULL,"
+	" captured_at INTEGER NOT NULL, purged_at INTEGER);"
 	"CREATE INDEX portraits_document ON portraits (document_id);"
 	"CREATE TABLE manifests (id INTEGER PRIMARY KEY, carrier TEXT NOT NULL, number TEXT NOT NULL,"
 	" direction TEXT NOT NULL, port_id INTEGER NOT NULL REFERENCES ports(id), scheduled_at INTEGER NOT NULL,"
@@ -51,7 +54,8 @@ static const char v1[] =
 	" reason TEXT, score REAL, matched_traveler_id INTEGER REFERENCES manifest_travelers(id),"
 	" manifest_id INTEGER REFERENCES manifests(id), candidates TEXT, presented_document TEXT, quality TEXT,"
 	" notice_version TEXT, status TEXT NOT NULL CHECK (status IN ('pending','resolved','closed')),"
-	" image BLOB, image_type TEXT, latency_ms REAL, UNIQUE (device_id, request_id));"
+	" image BLOB, image_key INTEGER REFERENCES keys(id), image_type TEXT, latency_ms REAL,"
+	" UNIQUE (device_id, request_id));"
 	"CREATE INDEX encounters_status ON encounters (status, id);"
 	"CREATE TABLE officer_actions (id INTEGER PRIMARY KEY,"
 	" encounter_id INTEGER NOT NULL REFERENCES encounters(id), user_id INTEGER NOT NULL REFERENCES users(id),"
@@ -60,6 +64,7 @@ static const char v1[] =
 	" action TEXT NOT NULL, object TEXT, purpose TEXT);";
 
 const struct tvs_migration svc_migrations[] = {
-	{ 1, "service schema", v1, NULL },
+	{ 1, "data keys", tvs_vault_schema_sql, NULL },
+	{ 2, "service schema", v1, NULL },
 };
 const size_t svc_nmigrations = sizeof(svc_migrations) / sizeof(svc_migrations[0]);

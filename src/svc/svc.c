@@ -198,6 +198,15 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 			      cfg->fmr);
 		goto fail;
 	}
+	if (!cfg->key_file) {
+		rc = tvs__err(TVS_EINVAL, "service: a master key file is required (--key-file)");
+		goto fail;
+	}
+	rc = tvs_vault_open(&s->vault, cfg->key_file);
+	if (rc) {
+		rc = tvs__err(rc, "master key %s: %s", cfg->key_file, tvs_errmsg());
+		goto fail;
+	}
 	rc = tvs_store_open(&s->store, cfg->db_url, cfg->workers + 2);
 	if (rc)
 		goto fail;
@@ -249,6 +258,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 	pthread_mutex_destroy(&s->throttle.mu);
 	svc_events_free(&s->ev);
 	tvs_store_close(s->store);
+	tvs_vault_destroy(s->vault);
 	tvs_calib_free(&s->calib);
 	free(s);
 }

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 #include <pthread.h>
+
+#include "tvs/vault.h"
 #include <stdatomic.h>
 
 #define SVC_MAX_FACES 16
@@ -97,6 +99,7 @@ struct tvs_svc {
 	tvs_svc_config cfg;
 	char country[4];
 	tvs_store_t *store;
+	tvs_vault_t *vault;
 	tvs_face_engine_t *engine;
 	tvs_face_ctx_t **ctx; /* one per worker */
 	int nctx;
@@ -109,6 +112,16 @@ struct tvs_svc {
 	struct svc_throttle throttle;
 	int64_t started_at;
 };
+
+/* ---- biometrics at rest (seal.c) ---- */
+
+/* Seal p[0..n) under a fresh data key in write transaction tx: *key gets
+ * the key's id, *ct the ciphertext (free()). Every image and template goes
+ * through here; nothing biometric is written in the clear. */
+int svc_seal(tvs_svc_t *s, tvs_tx_t *tx, const void *p, size_t n, int64_t *key, uint8_t **ct, size_t *ctn);
+/* Open what svc_seal made, reading the key through tx; *p is freed with
+ * tvs_vault_free_plain(*p, *n). A shredded key is TVS_ENOTFOUND. */
+int svc_unseal(tvs_svc_t *s, tvs_tx_t *tx, int64_t key, const void *ct, size_t ctn, uint8_t **p, size_t *n);
 
 /* ---- who is asking (auth.c) ---- */
 
