@@ -38,6 +38,9 @@ typedef struct tvs_svc_config {
 	double margin;            /* best minus runner-up cosine needed for MATCH (default 0.03) */
 	int session_ttl_s;        /* officer session lifetime (default 8 h) */
 	int workers;              /* HTTP workers, one face context each (default 2) */
+	const char *rule_set;     /* "final-2025" (default) or "pilot-2018": recorded on every encounter */
+	int retention_interval_s; /* how often the server purges what is due (default 60; 0: never) */
+	double non_citizen_years; /* a matched non-citizen's record and photo (default 75) */
 	/* injectable clock, unix seconds; NULL: the system clock */
 	int64_t (*now)(void *arg);
 	void *now_arg;
@@ -49,6 +52,18 @@ void tvs_svc_default_config(tvs_svc_config *c);
  * the ready galleries whose window has not closed. Errors name the failing
  * part in tvs_errmsg(). Caller frees with tvs_svc_destroy(). */
 int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg);
+
+/* The store (migrated) and the master key, without the face engine or the
+ * HTTP side: for the admin commands (tvs retention). Free with
+ * tvs_svc_destroy(). */
+int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg);
+
+/* Purge what retention says is due at now (unix s); *json gets a summary
+ * (malloc'd text; free()). */
+int tvs_svc_retention_run(tvs_svc_t *s, int64_t now, char **json);
+/* Per traveler category, the oldest item still held against its limit, at
+ * now; *json as above. */
+int tvs_svc_retention_report(tvs_svc_t *s, int64_t now, char **json);
 
 /* Stop event streams and free everything. Accepts NULL. Call after the HTTP
  * server has stopped. */

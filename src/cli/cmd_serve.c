@@ -45,6 +45,10 @@ static const char SERVE_USAGE[] =
 	"  --log FILE          request log, one JSON line each (default: stderr; 'off' for none)\n"
 	"  --tls-cert FILE     serve HTTPS (TLS 1.2/1.3) with this PEM certificate (chain after it)\n"
 	"  --tls-key FILE      its PEM private key, unencrypted; refused unless mode 0600 or 0400\n"
+	"  --rule-set R        who is photographed and what is kept: final-2025 (default) or pilot-2018\n"
+	"  --retention-interval S  purge what is due every S seconds (default 60; 0: only by\n"
+	"                      POST /v1/retention/run or tvs retention run)\n"
+	"  --non-citizen-years Y   a matched non-citizen's record and photo (default 75)\n"
 	"  --config FILE       read settings from FILE (key = value lines)\n"
 	"\n"
 	"Every option can also be set as TVS_<NAME> in the environment (TVS_DB, TVS_PORT,\n"
@@ -52,12 +56,14 @@ static const char SERVE_USAGE[] =
 
 enum {
 	O_DB, O_BIND, O_PORT, O_PORT_FILE, O_WORKERS, O_QUEUE, O_MAX_BODY, O_MODELS, O_CALIB, O_COUNTRY, O_FPIR,
-	O_FMR, O_MARGIN, O_TTL, O_LOG, O_CONFIG, O_KEY_FILE, O_TLS_CERT, O_TLS_KEY, O_COUNT
+	O_FMR, O_MARGIN, O_TTL, O_LOG, O_CONFIG, O_KEY_FILE, O_TLS_CERT, O_TLS_KEY, O_RULE_SET,
+	O_RETENTION_INTERVAL, O_NON_CITIZEN_YEARS, O_COUNT
 };
 static const char *const opt_names[O_COUNT] = { "db",	   "bind",  "port",	  "port-file", "workers",
 						"queue",   "max-body", "models",  "calibration", "country",
 						"fpir",    "fmr",   "margin",	  "session-ttl", "log",
-						"config",  "key-file", "tls-cert", "tls-key" };
+						"config",  "key-file", "tls-cert", "tls-key", "rule-set",
+						"retention-interval", "non-citizen-years" };
 
 /* Config-file values live here for the life of the process. */
 static char *file_vals[O_COUNT];
@@ -304,6 +310,8 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 	if (vals[O_DB])
 		o->svc.db_url = vals[O_DB];
 	o->svc.key_file = vals[O_KEY_FILE];
+	if (vals[O_RULE_SET])
+		o->svc.rule_set = vals[O_RULE_SET];
 	if (vals[O_MODELS])
 		o->svc.model_dir = vals[O_MODELS];
 	if (vals[O_CALIB])
@@ -324,6 +332,8 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 	NUM(O_FMR, 1e-9, 0.5, o->svc.fmr)
 	NUM(O_MARGIN, 0, 0.5, o->svc.margin)
 	NUM(O_TTL, 60, 7 * 86400, o->svc.session_ttl_s)
+	NUM(O_RETENTION_INTERVAL, 0, 86400, o->svc.retention_interval_s)
+	NUM(O_NON_CITIZEN_YEARS, 0.001, 1000, o->svc.non_citizen_years)
 #undef NUM
 	if (vals[O_LOG] && !strcmp(vals[O_LOG], "off")) {
 		o->log = NULL;

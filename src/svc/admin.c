@@ -105,6 +105,8 @@ SVC_HANDLER(h_port_create)
 	json_t *b = svc_json_body_or_reply(req, resp);
 	struct jv v = { 0 };
 	const char *code, *name, *mode, *kind;
+	json_t *pilot;
+	int pk, pm;
 
 	if (!b)
 		return;
@@ -112,20 +114,30 @@ SVC_HANDLER(h_port_create)
 	name = jv_str(&v, b, "", "name", 1, 1, 200);
 	mode = jv_enum(&v, b, "", "mode", 1, modes);
 	kind = jv_enum(&v, b, "", "kind", 1, port_kinds);
+	pilot = json_object_get(b, "pilot_designated");
 	if (!v.bad && !is_code(code, 3, 5))
 		jv_fail(&v, "", "code", "must be 3-5 of [A-Z0-9]");
+	if (!v.bad && pilot && !json_is_boolean(pilot))
+		jv_fail(&v, "", "pilot_designated", "must be true or false");
+	/* the rule sets read a port's kind as belonging to its mode */
+	if (!v.bad && !tvs_policy_port_kind_by_name(kind, &pk) && !tvs_policy_mode_by_name(mode, &pm) &&
+	    tvs_policy_port_kind_mode(pk) != pm)
+		jv_fail(&v, "", "kind", "a %s is not a %s port", kind, mode);
 	if (!jv_reply(&v, resp))
 		insert_reply(s, resp, who, "port",
-			     "INSERT INTO ports (code, name, mode, kind, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			     "INSERT INTO ports (code, name, mode, kind, pilot_designated, created_at)"
+			     " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 			     (tvs_val[]){ TVS_VTEXT(code), TVS_VTEXT(name), TVS_VTEXT(mode), TVS_VTEXT(kind),
-					  TVS_VINT(svc_now(s)) },
-			     5, json_pack("{s:s,s:s,s:s,s:s}", "code", code, "name", name, "mode", mode, "kind", kind));
+					  TVS_VINT(json_is_true(pilot)), TVS_VINT(svc_now(s)) },
+			     6, json_pack("{s:s,s:s,s:s,s:s,s:b}", "code", code, "name", name, "mode", mode, "kind", kind,
+					  "pilot_designated", json_is_true(pilot)));
 	json_decref(b);
 }
 
 SVC_HANDLER(h_port_list)
 {
-	reply_rows(s, resp, "ports", "SELECT id, code, name, mode, kind FROM ports ORDER BY id", NULL, 0);
+	reply_rows(s, resp, "ports", "SELECT id, code, name, mode, kind, pilot_designated FROM ports ORDER BY id", NULL,
+		   0);
 }
 
 SVC_HANDLER(h_notice_create)

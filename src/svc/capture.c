@@ -138,10 +138,20 @@ static int encounter_commit(tvs_svc_t *s, struct encounter *e)
 	uint8_t *ict = NULL;
 	size_t ictn = 0;
 	int64_t ikey = 0;
+	struct svc_policy_out pol;
 	int rc;
 
 	svc_token_new("", e->token, sizeof(e->token));
 	rc = tvs_store_begin(s->store, 1, &tx);
+	if (!rc)
+		rc = svc_policy_assess(s, tx,
+				       &(struct svc_policy_in){ .decision = e->decision, .location_id = e->location,
+								.manifest_id = e->manifest_id,
+								.matched_doc = e->matched_doc,
+								.captured_at = e->captured_at },
+				       &pol);
+	if (!rc && !pol.keep_image)
+		e->image = NULL; /* the rule set or the category keeps none: it never reaches the disk */
 	if (!rc && e->image)
 		rc = svc_seal(s, tx, e->image, e->image_len, &ikey, &ict, &ictn);
 	if (rc)
@@ -150,9 +160,11 @@ static int encounter_commit(tvs_svc_t *s, struct encounter *e)
 		tx,
 		"INSERT INTO encounters (token, device_id, location_id, request_id, captured_at, created_at, decision,"
 		" reason, score, matched_traveler_id, manifest_id, candidates, presented_document, quality,"
-		" notice_version, status, image, image_key, image_type, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+		" notice_version, status, image, image_key, image_type, latency_ms, rule_set, applies, citizen, exempt,"
+		" category, confirmed_at, bio_purge_at, record_purge_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
 		" (SELECT id FROM manifest_travelers WHERE manifest_id = ? AND document_id = ?), ?, ?, ?, ?,"
-		" (SELECT notice_version FROM locations WHERE id = ?), ?, ?, ?, ?, ?) RETURNING id",
+		" (SELECT notice_version FROM locations WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" RETURNING id",
 		(tvs_val[]){ TVS_VTEXT(e->token), TVS_VINT(e->device), TVS_VINT(e->location), TVS_VTEXT(e->request_id),
 			     TVS_VINT(e->captured_at), TVS_VINT(svc_now(s)), TVS_VTEXT(decision_names[e->decision]),
 			     TVS_VTEXT(e->reason), e->has_score ? TVS_VREAL(e->score) : TVS_VNULL,
@@ -163,8 +175,10 @@ static int encounter_commit(tvs_svc_t *s, struct encounter *e)
 			     TVS_VTEXT(e->image ? (tvs_img_sniff(e->image, e->image_len) == TVS_IMG_PNG ? "image/png"
 												: "image/jpeg")
 					       : NULL),
-			     TVS_VREAL(e->latency_ms) },
-		21, &r);
+			     TVS_VREAL(e->latency_ms), TVS_VTEXT(pol.rule_set), TVS_VTEXT(pol.applies),
+			     TVS_VTEXT(pol.citizen), TVS_VINT(pol.exempt), TVS_VTEXT(pol.category),
+			     TVS_VINT(pol.confirmed_at), TVS_VINT(pol.bio_purge_at), TVS_VINT(pol.record_purge_at) },
+		29, &r);
 	if (rc)
 		goto out;
 	e->id = tvs_rows_int(&r, 0, 0);
@@ -266,19 +280,6 @@ static double threshold_1n(tvs_svc_t *s, size_t gallery_size)
 		return t;
 	/* no 1:N point for this size: the 1:1 point is the measured fallback */
 	return s->thr_1to1;
-}
-
-static int is_citizen(tvs_svc_t *s, int64_t manifest_id, int64_t doc)
-{
-	tvs_rows r = { 0 };
-	int c = 0;
-
-	if (!tvs_store_query(s->store, "SELECT citizen FROM manifest_travelers WHERE manifest_id = ? AND document_id = ?",
-			     (tvs_val[]){ TVS_VINT(manifest_id), TVS_VINT(doc) }, 2, &r) &&
-	    r.nrows == 1)
-		c = (int)tvs_rows_int(&r, 0, 0);
-	tvs_rows_free(&r);
-	return c;
 }
 
 SVC_HANDLER(h_capture)
@@ -385,10 +386,10 @@ SVC_HANDLER(h_capture)
 			e.decision = D_NO_MATCH;
 			e.reason = sr.nhits > 0 && sr.hits[0].score >= thr ? "AMBIGUOUS" : "NO_CANDIDATE";
 		}
-		if (e.decision != D_MATCH || !is_citizen(s, e.manifest_id, e.matched_doc)) {
-			e.image = img;
-			e.image_len = ilen;
-		}
+		/* offered to the store; the rule set and the traveler's category
+		 * decide whether it is kept (svc_policy_assess) */
+		e.image = img;
+		e.image_len = ilen;
 	}
 	finish(s, resp, &e, t0, 200);
 out:

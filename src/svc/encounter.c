@@ -202,13 +202,14 @@ SVC_HANDLER(h_encounter_image)
 }
 
 static const char *const outcomes[] = { "verified", "referred", "denied", NULL };
+static const char *const citizen_states[] = { "yes", "no", "unknown", NULL };
 
 SVC_HANDLER(h_encounter_resolve)
 {
 	int64_t id = svc_param_id_or_reply(req, resp, 0), trav, changed = 0;
 	json_t *b, *j;
 	struct jv v = { 0 };
-	const char *outcome, *note;
+	const char *outcome, *note, *citizen;
 	tvs_tx_t *tx = NULL;
 	tvs_rows r = { 0 };
 	char obj[40];
@@ -219,6 +220,9 @@ SVC_HANDLER(h_encounter_resolve)
 	outcome = jv_enum(&v, b, "", "outcome", 1, outcomes);
 	trav = jv_int(&v, b, "", "traveler_id", 0, 1, INT64_MAX, 0);
 	note = jv_str(&v, b, "", "note", 0, 0, 2000);
+	/* what the manual document check established: it sets how long the
+	 * capture is kept (a citizen's goes at once) */
+	citizen = jv_enum(&v, b, "", "citizen", 0, citizen_states);
 	if (jv_reply(&v, resp))
 		goto out;
 	rc = tvs_store_begin(s->store, 1, &tx);
@@ -237,7 +241,8 @@ SVC_HANDLER(h_encounter_resolve)
 	}
 	if (trav) {
 		tvs_rows_free(&r);
-		rc = tvs_tx_query(tx, "SELECT 1 FROM manifest_travelers WHERE id = ?", (tvs_val[]){ TVS_VINT(trav) }, 1, &r);
+		rc = tvs_tx_query(tx, "SELECT citizen FROM manifest_travelers WHERE id = ?", (tvs_val[]){ TVS_VINT(trav) },
+				  1, &r);
 		if (rc)
 			goto fail;
 		if (r.nrows != 1) {
@@ -246,7 +251,11 @@ SVC_HANDLER(h_encounter_resolve)
 			jv_reply(&v, resp);
 			goto out;
 		}
+		if (!citizen) /* the manifest says, for the traveler the officer named */
+			citizen = tvs_rows_int(&r, 0, 0) ? "yes" : "no";
 	}
+	if (!citizen)
+		citizen = "unknown";
 	rc = tvs_tx_exec(tx, "UPDATE encounters SET status = 'resolved' WHERE id = ? AND status = 'pending'",
 			 (tvs_val[]){ TVS_VINT(id) }, 1, &changed);
 	if (!rc)
@@ -256,6 +265,8 @@ SVC_HANDLER(h_encounter_resolve)
 				 (tvs_val[]){ TVS_VINT(id), TVS_VINT(who->id), TVS_VTEXT(outcome),
 					      trav ? TVS_VINT(trav) : TVS_VNULL, TVS_VTEXT(note), TVS_VINT(svc_now(s)) },
 				 6, NULL);
+	if (!rc)
+		rc = svc_policy_resolve(s, tx, id, svc_now(s), citizen);
 	snprintf(obj, sizeof(obj), "encounter:%lld", (long long)id);
 	if (!rc)
 		rc = svc_audit_commit(s, &tx, who, "encounter.resolve", obj, outcome);

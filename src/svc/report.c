@@ -184,3 +184,47 @@ SVC_HANDLER(h_report_summary)
 	tvs_rows_free(&r);
 	svc_reply_json(resp, 200, json_pack("{s:o}", "ports", rows));
 }
+
+/* Locations whose posted notice is missing or not the one in force: a
+ * traveler there may have been photographed without being told how. */
+SVC_HANDLER(h_report_notices)
+{
+	int64_t now = svc_now(s);
+	tvs_rows cur = { 0 }, r = { 0 };
+	const char *current = NULL;
+	json_t *rows;
+	size_t missing = 0, stale = 0;
+	int rc = tvs_store_query(s->store,
+				 "SELECT version FROM notices WHERE effective_at <= ? ORDER BY effective_at DESC, id DESC"
+				 " LIMIT 1",
+				 (tvs_val[]){ TVS_VINT(now) }, 1, &cur);
+
+	if (!rc)
+		rc = tvs_store_query(s->store,
+				     "SELECT l.id, p.code, l.code, l.name, l.notice_version FROM locations l"
+				     " JOIN ports p ON p.id = l.port_id ORDER BY p.code, l.code",
+				     NULL, 0, &r);
+	if (rc) {
+		svc_reply_rc(resp, rc, "report");
+		goto out;
+	}
+	if (cur.nrows == 1)
+		current = tvs_rows_text(&cur, 0, 0);
+	rows = json_array();
+	for (size_t i = 0; i < r.nrows; i++) {
+		const char *v = tvs_rows_is_null(&r, i, 4) ? NULL : tvs_rows_text(&r, i, 4);
+		const char *st = !v ? "missing" : !current || strcmp(v, current) ? "stale" : "current";
+
+		missing += !v;
+		stale += v && st[0] == 's';
+		json_array_append_new(rows, json_pack("{s:I,s:s,s:s,s:s,s:s?,s:s}", "location_id",
+						      (json_int_t)tvs_rows_int(&r, i, 0), "port", tvs_rows_text(&r, i, 1),
+						      "code", tvs_rows_text(&r, i, 2), "name", tvs_rows_text(&r, i, 3),
+						      "notice_version", v, "status", st));
+	}
+	svc_reply_json(resp, 200, json_pack("{s:s?,s:I,s:I,s:o}", "notice_in_force", current, "missing",
+					    (json_int_t)missing, "stale", (json_int_t)stale, "locations", rows));
+out:
+	tvs_rows_free(&cur);
+	tvs_rows_free(&r);
+}

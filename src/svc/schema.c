@@ -63,8 +63,28 @@ static const char v1[] =
 	"CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT,"
 	" action TEXT NOT NULL, object TEXT, purpose TEXT);";
 
+/* Rule sets and retention: what each encounter was judged under and when
+ * its parts must go (retention.c); ports flagged for the 2018 pilot.
+ * TVS_POLICY_HELD (INT64_MAX) in a purge time means held. */
+static const char v3[] =
+	"ALTER TABLE ports ADD COLUMN pilot_designated INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE encounters ADD COLUMN rule_set TEXT;"
+	"ALTER TABLE encounters ADD COLUMN applies TEXT;"
+	"ALTER TABLE encounters ADD COLUMN citizen TEXT;"
+	"ALTER TABLE encounters ADD COLUMN exempt INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE encounters ADD COLUMN category TEXT;"
+	"ALTER TABLE encounters ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE encounters ADD COLUMN bio_purge_at INTEGER;"
+	"ALTER TABLE encounters ADD COLUMN record_purge_at INTEGER;"
+	"ALTER TABLE encounters ADD COLUMN resolved_at INTEGER;"
+	"ALTER TABLE encounters ADD COLUMN resolved_as TEXT;"
+	"ALTER TABLE encounters ADD COLUMN purged_at INTEGER;"
+	"CREATE INDEX encounters_bio_purge ON encounters (bio_purge_at) WHERE image_key IS NOT NULL;"
+	"CREATE INDEX encounters_record_purge ON encounters (record_purge_at);";
+
 const struct tvs_migration svc_migrations[] = {
 	{ 1, "data keys", tvs_vault_schema_sql, NULL },
 	{ 2, "service schema", v1, NULL },
+	{ 3, "rule sets and retention", v3, NULL },
 };
 const size_t svc_nmigrations = sizeof(svc_migrations) / sizeof(svc_migrations[0]);

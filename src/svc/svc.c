@@ -28,6 +28,9 @@ void tvs_svc_default_config(tvs_svc_config *c)
 	c->margin = 0.03;
 	c->session_ttl_s = 8 * 3600;
 	c->workers = 2;
+	c->rule_set = "final-2025";
+	c->retention_interval_s = 60;
+	c->non_citizen_years = 75;
 }
 
 int64_t svc_now(const tvs_svc_t *s)
@@ -88,7 +91,10 @@ void svc_time_str(int64_t t, char out[32])
 	X("GET", "/v1/encounters/{id}/image", h_encounter_image, 1, 0, OFF | SUP)          \
 	X("POST", "/v1/encounters/{id}/resolve", h_encounter_resolve, 1, 4096, OFF | SUP)  \
 	X("GET", "/v1/events", h_events, 0, 0, OFF | SUP)                                  \
-	X("GET", "/v1/reports/summary", h_report_summary, 1, 0, SUP | AUD | ADM)
+	X("GET", "/v1/reports/summary", h_report_summary, 1, 0, SUP | AUD | ADM)           \
+	X("GET", "/v1/reports/notices", h_report_notices, 1, 0, SUP | AUD | ADM)           \
+	X("GET", "/v1/reports/retention", h_report_retention, 1, 0, SUP | AUD | ADM)       \
+	X("POST", "/v1/retention/run", h_retention_run, 1, 0, ADM)
 
 typedef void (*svc_handler_fn)(tvs_svc_t *, const tvs_http_req *, tvs_http_resp *, const struct svc_principal *);
 
@@ -155,10 +161,11 @@ const char *tvs_svc_role_name(unsigned role)
 
 /* ------------------------------------------------------------ lifecycle */
 
-int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
+/* What every use of a store needs, the server's and the admin commands':
+ * configuration checked, rule set and terms, master key, store migrated. */
+static int open_core(tvs_svc_t **out, const tvs_svc_config *cfg)
 {
 	tvs_svc_t *s;
-	tvs_face_config fc;
 	int rc;
 
 	*out = NULL;
@@ -172,11 +179,54 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return tvs__err(TVS_ENOMEM, "service");
+	*out = s;
 	s->cfg = *cfg;
 	memcpy(s->country, cfg->country, 4);
 	pthread_rwlock_init(&s->gal.lock, NULL);
 	pthread_mutex_init(&s->throttle.mu, NULL);
+	pthread_mutex_init(&s->retention_mu, NULL);
 	svc_events_init(&s->ev);
+	if (tvs_policy_rules_by_name(cfg->rule_set ? cfg->rule_set : "", &s->rules))
+		return tvs__err(TVS_EINVAL, "service: rule set must be pilot-2018 or final-2025, not %s",
+				cfg->rule_set ? cfg->rule_set : "(none)");
+	tvs_policy_default_terms(&s->terms);
+	if (!(cfg->non_citizen_years > 0 && cfg->non_citizen_years <= 1000) || cfg->retention_interval_s < 0)
+		return tvs__err(TVS_EINVAL, "service: non-citizen term must be in (0, 1000] years, the retention"
+					    " interval >= 0");
+	s->terms.non_citizen_s = (int64_t)(cfg->non_citizen_years * TVS_POLICY_YEAR_S);
+	if (!cfg->key_file)
+		return tvs__err(TVS_EINVAL, "service: a master key file is required (--key-file)");
+	rc = tvs_vault_open(&s->vault, cfg->key_file);
+	if (rc)
+		return tvs__err(rc, "master key %s: %s", cfg->key_file, tvs_errmsg());
+	rc = tvs_store_open(&s->store, cfg->db_url, cfg->workers + 2);
+	if (!rc)
+		rc = tvs_store_migrate(s->store, svc_migrations, svc_nmigrations);
+	return rc;
+}
+
+int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg)
+{
+	tvs_svc_t *s;
+	int rc = open_core(&s, cfg);
+
+	if (rc) {
+		tvs_svc_destroy(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
+{
+	tvs_svc_t *s;
+	tvs_face_config fc;
+	int rc = open_core(&s, cfg);
+
+	*out = NULL;
+	if (rc)
+		goto fail;
 	tvs_quality_default_config(&s->q_capture);
 	/* a document portrait is a controlled photo: hold it to a stricter pose */
 	s->q_enrol = s->q_capture;
@@ -198,21 +248,6 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 			      cfg->fmr);
 		goto fail;
 	}
-	if (!cfg->key_file) {
-		rc = tvs__err(TVS_EINVAL, "service: a master key file is required (--key-file)");
-		goto fail;
-	}
-	rc = tvs_vault_open(&s->vault, cfg->key_file);
-	if (rc) {
-		rc = tvs__err(rc, "master key %s: %s", cfg->key_file, tvs_errmsg());
-		goto fail;
-	}
-	rc = tvs_store_open(&s->store, cfg->db_url, cfg->workers + 2);
-	if (rc)
-		goto fail;
-	rc = tvs_store_migrate(s->store, svc_migrations, svc_nmigrations);
-	if (rc)
-		goto fail;
 	tvs_face_default_config(&fc);
 	fc.model_dir = cfg->model_dir;
 	rc = tvs_face_engine_create(&s->engine, &fc);
@@ -226,6 +261,8 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 	s->nctx = cfg->workers;
 	s->started_at = svc_now(s);
 	rc = svc_galleries_restore(s);
+	if (!rc)
+		rc = svc_scheduler_start(s);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -249,6 +286,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 {
 	if (!s)
 		return;
+	svc_scheduler_stop(s);
 	for (int i = 0; s->ctx && i < s->nctx; i++)
 		tvs_face_ctx_destroy(s->ctx[i]);
 	free(s->ctx);
@@ -256,6 +294,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 	svc_galleries_free(&s->gal);
 	pthread_rwlock_destroy(&s->gal.lock);
 	pthread_mutex_destroy(&s->throttle.mu);
+	pthread_mutex_destroy(&s->retention_mu);
 	svc_events_free(&s->ev);
 	tvs_store_close(s->store);
 	tvs_vault_destroy(s->vault);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "tvs/policy.h"
 #include "tvs/vault.h"
 #include <stdatomic.h>
 
@@ -111,7 +112,54 @@ struct tvs_svc {
 	struct svc_metrics m;
 	struct svc_throttle throttle;
 	int64_t started_at;
+	/* rule set and retention (retention.c) */
+	int rules;                 /* enum tvs_policy_rules */
+	tvs_policy_terms terms;
+	pthread_mutex_t retention_mu;
+	pthread_mutex_t sched_mu;
+	pthread_cond_t sched_cv;
+	pthread_t sched;
+	int sched_stop, sched_inited, sched_running;
 };
+
+/* ---- rule sets and retention (retention.c) ---- */
+
+#define SVC_STR_(x) #x
+#define SVC_STR(x) SVC_STR_(x)
+
+struct svc_policy_in {
+	int decision; /* D_* */
+	int64_t location_id, manifest_id, matched_doc, captured_at;
+};
+
+struct svc_policy_out {
+	const char *rule_set, *applies, *citizen, *category; /* static names */
+	int exempt;
+	int keep_image; /* 0: the capture's image is not stored at all */
+	int64_t confirmed_at, bio_purge_at, record_purge_at;
+	char reason[128];
+};
+
+/* What the rule set and the retention terms say of an encounter about to be
+ * stored (reads its location and matched traveler through tx). */
+int svc_policy_assess(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_policy_in *in, struct svc_policy_out *out);
+/* Restamp encounter id's category and purge times for its resolution at
+ * now, which established the traveler's citizenship as resolved_as
+ * ("yes", "no", "unknown"). */
+int svc_policy_resolve(tvs_svc_t *s, tvs_tx_t *tx, int64_t id, int64_t now, const char *resolved_as);
+
+struct svc_retention_stats {
+	size_t biometrics; /* encounters whose image was purged */
+	size_t records;    /* encounters deleted */
+	int scrubbed;      /* 1: the WAL was checkpointed after */
+};
+
+/* Purge what is due at now: shred the keys, clear or delete, audit. */
+int svc_retention_run(tvs_svc_t *s, int64_t now, struct svc_retention_stats *st);
+/* Per category: held biometrics, the oldest, its deadline, overdue counts. */
+int svc_retention_report(tvs_svc_t *s, int64_t now, json_t **out);
+int svc_scheduler_start(tvs_svc_t *s);
+void svc_scheduler_stop(tvs_svc_t *s);
 
 /* ---- biometrics at rest (seal.c) ---- */
 
@@ -253,6 +301,9 @@ void svc_event_publish(tvs_svc_t *s, const char *type, json_t *data);
 
 SVC_HANDLER(h_healthz);
 SVC_HANDLER(h_metrics);
+SVC_HANDLER(h_report_notices);
+SVC_HANDLER(h_report_retention);
+SVC_HANDLER(h_retention_run);
 SVC_HANDLER(h_openapi);
 SVC_HANDLER(h_session_create);
 SVC_HANDLER(h_session_delete);

@@ -1,7 +1,8 @@
 /*
  * Login throttling. A password guesser is slowed per user name and per peer
  * address: the first few failures in a window cost nothing, each one after
- * doubles the wait before the next attempt (1 s, 2 s, 4 s ... 15 min). The check
+ * doubles the wait before the next attempt (2 s, 4 s, 8 s ... 15 min; the
+ * clock counts whole seconds, so 2 s is the shortest wait that always bites). The check
  * runs before the password hash, so a blocked guess costs no argon2 time
  * either. State is per node and in memory: a restart forgets it, which is
  * acceptable for a delay (not a lockout) and keeps the store out of the
@@ -63,7 +64,7 @@ static int64_t wait_of(const struct svc_throttle_slot *e, int free_fails, int64_
 
 	if (extra < 0 || now - e->last > THROTTLE_WINDOW_S)
 		return 0;
-	wait = extra >= 20 ? THROTTLE_MAX_WAIT_S : (int64_t)1 << extra;
+	wait = extra >= 20 ? THROTTLE_MAX_WAIT_S : (int64_t)2 << extra;
 	if (wait > THROTTLE_MAX_WAIT_S)
 		wait = THROTTLE_MAX_WAIT_S;
 	return e->last + wait > now ? e->last + wait - now : 0;

@@ -983,6 +983,8 @@ void e2e_doc_number(int i, char out[16])
 	snprintf(out, 16, "E2E%05d", i);
 }
 
+const char *e2e_nationality[E2E_MAX_PEOPLE];
+
 json_t *e2e_document(int i)
 {
 	char num[16], given[32], birth[16];
@@ -991,7 +993,8 @@ json_t *e2e_document(int i)
 	snprintf(given, sizeof(given), "PERSON %c", 'A' + i % 26);
 	snprintf(birth, sizeof(birth), "19%02d-0%d-%02d", 50 + i % 40, 1 + i % 9, 1 + i % 28);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "type", "P", "number", num, "issuing_state", "UTO",
-			 "nationality", "UTO", "surname", "TRAVELER", "given_names", given, "birth_date", birth, "sex",
+			 "nationality", i >= 0 && i < E2E_MAX_PEOPLE && e2e_nationality[i] ? e2e_nationality[i] : "UTO",
+			 "surname", "TRAVELER", "given_names", given, "birth_date", birth, "sex",
 			 i % 2 ? "M" : "F", "expiry", "2032-04-15");
 }
 

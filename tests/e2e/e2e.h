@@ -207,6 +207,10 @@ void e2e_world_relogin(e2e_server *s, e2e_world *w);
 void e2e_doc_number(int i, char out[16]);
 /* {"type":"P","number":...,"issuing_state":"UTO",...} for person i. */
 json_t *e2e_document(int i);
+/* Person i's nationality on that document: NULL is "UTO" (set before
+ * e2e_world_setup; a server started with --country UTO sees UTO nationals
+ * as citizens). */
+extern const char *e2e_nationality[E2E_MAX_PEOPLE];
 
 /* POST /v1/captures from device c with image img, optional presented
  * document of person doc (-1: none) and request_id (NULL: none); fails the

@@ -249,7 +249,7 @@ static void test_login_throttle(void **state)
 	j = e2e_call(&e2e_srv, "POST", "/v1/sessions", NULL,
 		     json_pack("{s:s,s:s}", "username", "officer1", "password", E2E_PASSWORD), 201);
 	json_decref(j);
-	sleep(2); /* the first wait is 1 s */
+	sleep(3); /* the first wait is 2 s */
 	j = e2e_call(&e2e_srv, "POST", "/v1/sessions", NULL,
 		     json_pack("{s:s,s:s}", "username", "throttled1", "password", E2E_PASSWORD), 201);
 	json_decref(j);
