@@ -58,6 +58,9 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg);
  * tvs_svc_destroy(). */
 int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg);
 
+/* The audit chain's key (for tvs audit verify). */
+void tvs_svc_audit_key(const tvs_svc_t *s, uint8_t out[32]);
+
 /* Purge what retention says is due at now (unix s); *json gets a summary
  * (malloc'd text; free()). */
 int tvs_svc_retention_run(tvs_svc_t *s, int64_t now, char **json);

@@ -21,6 +21,7 @@ int tvs_cli_user(int argc, char **argv);       /* src/cli/cmd_serve.c */
 int tvs_cli_demo(int argc, char **argv);       /* src/cli/cmd_demo.c */
 int tvs_cli_keys(int argc, char **argv);       /* src/cli/cmd_keys.c */
 int tvs_cli_retention(int argc, char **argv);  /* src/cli/cmd_retention.c */
+int tvs_cli_audit(int argc, char **argv);      /* src/cli/cmd_audit.c */
 
 /* ---- a running service (cmd_serve.c), shared by serve and demo ---- */
 

@@ -11,6 +11,8 @@
  */
 #include "svc_int.h"
 
+#include "tvs/audit.h"
+
 static const char v1[] =
 	"CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"
 	" pwhash TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL);"
@@ -59,9 +61,7 @@ static const char v1[] =
 	"CREATE INDEX encounters_status ON encounters (status, id);"
 	"CREATE TABLE officer_actions (id INTEGER PRIMARY KEY,"
 	" encounter_id INTEGER NOT NULL REFERENCES encounters(id), user_id INTEGER NOT NULL REFERENCES users(id),"
-	" action TEXT NOT NULL, traveler_id INTEGER, note TEXT, at INTEGER NOT NULL);"
-	"CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT,"
-	" action TEXT NOT NULL, object TEXT, purpose TEXT);";
+	" action TEXT NOT NULL, traveler_id INTEGER, note TEXT, at INTEGER NOT NULL);";
 
 /* Rule sets and retention: what each encounter was judged under and when
  * its parts must go (retention.c); ports flagged for the 2018 pilot.
@@ -82,9 +82,18 @@ static const char v3[] =
 	"CREATE INDEX encounters_bio_purge ON encounters (bio_purge_at) WHERE image_key IS NOT NULL;"
 	"CREATE INDEX encounters_record_purge ON encounters (record_purge_at);";
 
+/* The audit chain's key: 32 random bytes sealed under a data key like any
+ * record (so a master rotation re-wraps it and the chain keeps verifying),
+ * made on first start (seal.c). */
+static const char v5[] =
+	"CREATE TABLE audit_key (id INTEGER PRIMARY KEY CHECK (id = 1), key_id INTEGER NOT NULL REFERENCES keys(id),"
+	" sealed BLOB NOT NULL);";
+
 const struct tvs_migration svc_migrations[] = {
 	{ 1, "data keys", tvs_vault_schema_sql, NULL },
 	{ 2, "service schema", v1, NULL },
 	{ 3, "rule sets and retention", v3, NULL },
+	{ 4, "audit chain", tvs_audit_schema_script, NULL },
+	{ 5, "audit key", v5, NULL },
 };
 const size_t svc_nmigrations = sizeof(svc_migrations) / sizeof(svc_migrations[0]);

@@ -9,6 +9,8 @@
  */
 #include "svc_int.h"
 
+#include "tvs/audit.h"
+
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,7 +96,10 @@ void svc_time_str(int64_t t, char out[32])
 	X("GET", "/v1/reports/summary", h_report_summary, 1, 0, SUP | AUD | ADM)           \
 	X("GET", "/v1/reports/notices", h_report_notices, 1, 0, SUP | AUD | ADM)           \
 	X("GET", "/v1/reports/retention", h_report_retention, 1, 0, SUP | AUD | ADM)       \
-	X("POST", "/v1/retention/run", h_retention_run, 1, 0, ADM)
+	X("POST", "/v1/retention/run", h_retention_run, 1, 0, ADM)                         \
+	X("GET", "/v1/audit", h_audit_export, 1, 0, AUD | ADM)                             \
+	X("GET", "/v1/audit/verify", h_audit_verify, 1, 0, AUD | ADM)                      \
+	X("GET", "/v1/reports/access", h_report_access, 1, 0, AUD | ADM)
 
 typedef void (*svc_handler_fn)(tvs_svc_t *, const tvs_http_req *, tvs_http_resp *, const struct svc_principal *);
 
@@ -202,6 +207,8 @@ static int open_core(tvs_svc_t **out, const tvs_svc_config *cfg)
 	rc = tvs_store_open(&s->store, cfg->db_url, cfg->workers + 2);
 	if (!rc)
 		rc = tvs_store_migrate(s->store, svc_migrations, svc_nmigrations);
+	if (!rc)
+		rc = svc_audit_key_load(s);
 	return rc;
 }
 
@@ -216,6 +223,11 @@ int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg)
 	}
 	*out = s;
 	return 0;
+}
+
+void tvs_svc_audit_key(const tvs_svc_t *s, uint8_t out[32])
+{
+	memcpy(out, s->audit_key, 32);
 }
 
 int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
@@ -298,6 +310,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 	svc_events_free(&s->ev);
 	tvs_store_close(s->store);
 	tvs_vault_destroy(s->vault);
+	sodium_memzero(s->audit_key, sizeof(s->audit_key));
 	tvs_calib_free(&s->calib);
 	free(s);
 }
@@ -613,13 +626,27 @@ int svc_base64_decode(const char *in, size_t len, uint8_t **out, size_t *n)
 int svc_audit(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_principal *p, const char *action, const char *object,
 	      const char *purpose)
 {
-	static const char sql[] =
-		"INSERT INTO audit (at, actor, role, action, object, purpose) VALUES (?, ?, ?, ?, ?, ?)";
-	tvs_val v[6] = { TVS_VINT(svc_now(s)), TVS_VTEXT(p ? p->name : "system"),
-			 TVS_VTEXT(p ? tvs_svc_role_name(p->role) : "system"), TVS_VTEXT(action), TVS_VTEXT(object),
-			 TVS_VTEXT(purpose) };
+	tvs_audit_entry e = { .at = svc_now(s),
+			      .actor = p && p->name[0] ? p->name : "system",
+			      .role = p && p->role ? tvs_svc_role_name(p->role) : "system",
+			      .action = action,
+			      .object = object,
+			      .purpose = purpose };
+	tvs_tx_t *own = NULL;
+	int rc;
 
-	return tx ? tvs_tx_exec(tx, sql, v, 6, NULL) : tvs_store_exec(s->store, sql, v, 6, NULL);
+	if (tx)
+		return tvs_audit_append(tx, s->audit_key, &e, NULL);
+	/* on its own: one write transaction for the one row */
+	rc = tvs_store_begin(s->store, 1, &own);
+	if (!rc)
+		rc = tvs_audit_append(own, s->audit_key, &e, NULL);
+	if (!rc) {
+		rc = tvs_tx_commit(own);
+		own = NULL;
+	}
+	tvs_tx_rollback(own);
+	return rc;
 }
 
 int svc_audit_commit(tvs_svc_t *s, tvs_tx_t **tx, const struct svc_principal *p, const char *action,

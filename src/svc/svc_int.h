@@ -101,6 +101,7 @@ struct tvs_svc {
 	char country[4];
 	tvs_store_t *store;
 	tvs_vault_t *vault;
+	uint8_t audit_key[32];     /* keys the audit chain (svc_audit_key_load) */
 	tvs_face_engine_t *engine;
 	tvs_face_ctx_t **ctx; /* one per worker */
 	int nctx;
@@ -170,6 +171,8 @@ int svc_seal(tvs_svc_t *s, tvs_tx_t *tx, const void *p, size_t n, int64_t *key, 
 /* Open what svc_seal made, reading the key through tx; *p is freed with
  * tvs_vault_free_plain(*p, *n). A shredded key is TVS_ENOTFOUND. */
 int svc_unseal(tvs_svc_t *s, tvs_tx_t *tx, int64_t key, const void *ct, size_t ctn, uint8_t **p, size_t *n);
+/* Unseal the audit chain's key into s->audit_key, making it on first use. */
+int svc_audit_key_load(tvs_svc_t *s);
 
 /* ---- who is asking (auth.c) ---- */
 
@@ -304,6 +307,9 @@ SVC_HANDLER(h_metrics);
 SVC_HANDLER(h_report_notices);
 SVC_HANDLER(h_report_retention);
 SVC_HANDLER(h_retention_run);
+SVC_HANDLER(h_audit_export);
+SVC_HANDLER(h_audit_verify);
+SVC_HANDLER(h_report_access);
 SVC_HANDLER(h_openapi);
 SVC_HANDLER(h_session_create);
 SVC_HANDLER(h_session_delete);

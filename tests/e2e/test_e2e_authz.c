@@ -141,6 +141,13 @@ static void build_table(void)
 	e2e_time_str(now + 86400, t1);
 	snprintf(p, sizeof(p), "/v1/reports/summary?from=%s&to=%s", t0, t1);
 	add("GET", p, NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
+	add("GET", "/v1/reports/notices", NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
+	add("GET", "/v1/reports/retention", NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
+	add("POST", "/v1/retention/run", NULL, B(R_ADMIN));
+	add("GET", "/v1/audit?limit=5", NULL, B(R_AUDITOR) | B(R_ADMIN));
+	add("GET", "/v1/audit/verify", NULL, B(R_AUDITOR) | B(R_ADMIN));
+	snprintf(p, sizeof(p), "/v1/reports/access?from=%s&to=%s&period=day", t0, t1);
+	add("GET", p, NULL, B(R_AUDITOR) | B(R_ADMIN));
 }
 
 static e2e_cred cred_of(int role, int fresh)

@@ -1,0 +1,179 @@
+/*
+ * The audit log over HTTP, for auditors: the rows (which never hold
+ * biometrics: every field is text written by the service itself), the
+ * chain's verdict, and who accessed what, per actor and period.
+ */
+#include "svc/svc_int.h"
+
+#include "tvs/audit.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPORT_DEFAULT 1000
+#define EXPORT_MAX 10000
+
+/* from/to query parameters (RFC 3339) into [*from, *to); -1 after a 400. */
+static int range_or_reply(const tvs_http_req *req, tvs_http_resp *resp, int64_t *from, int64_t *to)
+{
+	char buf[48];
+	struct jv v = { 0 };
+	json_t *q = json_object();
+
+	*from = 0;
+	*to = TVS_AUDIT_MAX_AT + 1;
+	if (tvs_http_query_param(req, "from", buf, sizeof(buf))) {
+		json_object_set_new(q, "from", json_string(buf));
+		*from = jv_time(&v, q, "", "from", 1, 0);
+	}
+	if (tvs_http_query_param(req, "to", buf, sizeof(buf))) {
+		json_object_set_new(q, "to", json_string(buf));
+		*to = jv_time(&v, q, "", "to", 1, *to);
+	}
+	json_decref(q);
+	if (!v.bad && *to <= *from)
+		jv_fail(&v, "", "to", "must be after from");
+	if (v.bad) {
+		tvs_http_reply_error(resp, 400, "invalid_query", "%s: %s", v.field, v.msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct export_ctx {
+	json_t *rows;
+	size_t limit;
+	int64_t next_seq; /* the first row left out, 0 if none */
+};
+
+static json_t *text_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static int export_row(void *arg, const tvs_audit_row *row)
+{
+	struct export_ctx *x = arg;
+	char at[32], hex[2 * TVS_AUDIT_HASH_BYTES + 1];
+
+	if (json_array_size(x->rows) >= x->limit) {
+		x->next_seq = row->seq;
+		return TVS_ETOOBIG; /* enough: stop the walk */
+	}
+	svc_time_str(row->e.at, at);
+	sodium_bin2hex(hex, sizeof(hex), row->hash, sizeof(row->hash));
+	json_array_append_new(x->rows, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s}", "seq", (json_int_t)row->seq,
+						 "at", at, "actor", text_or_null(row->e.actor), "role",
+						 text_or_null(row->e.role), "action", text_or_null(row->e.action),
+						 "object", text_or_null(row->e.object), "purpose",
+						 text_or_null(row->e.purpose), "detail", text_or_null(row->e.detail),
+						 "hash", hex));
+	return 0;
+}
+
+SVC_HANDLER(h_audit_export)
+{
+	struct export_ctx x = { .limit = EXPORT_DEFAULT };
+	char buf[24];
+	int64_t from, to;
+	int rc;
+
+	if (range_or_reply(req, resp, &from, &to))
+		return;
+	if (tvs_http_query_param(req, "limit", buf, sizeof(buf))) {
+		long n = strtol(buf, NULL, 10);
+
+		if (n < 1 || n > EXPORT_MAX) {
+			tvs_http_reply_error(resp, 400, "invalid_query", "limit: 1 to %d", EXPORT_MAX);
+			return;
+		}
+		x.limit = (size_t)n;
+	}
+	x.rows = json_array();
+	rc = tvs_audit_export(s->store, from, to, export_row, &x);
+	if (rc && rc != TVS_ETOOBIG) {
+		json_decref(x.rows);
+		svc_reply_rc(resp, rc, "audit export");
+		return;
+	}
+	/* reading the log is itself an access to it */
+	svc_audit(s, NULL, who, "audit.export", NULL, NULL);
+	svc_reply_json(resp, 200, json_pack("{s:o,s:b}", "rows", x.rows, "truncated", x.next_seq != 0));
+}
+
+SVC_HANDLER(h_audit_verify)
+{
+	tvs_audit_report r;
+	int rc = tvs_audit_verify(s->store, s->audit_key, &r);
+
+	if (rc) {
+		svc_reply_rc(resp, rc, "audit verify");
+		return;
+	}
+	svc_reply_json(resp, 200,
+		       json_pack("{s:b,s:I,s:I,s:I,s:s?,s:o?,s:s?}", "ok", r.ok, "rows", (json_int_t)r.rows, "verified",
+				 (json_int_t)r.verified, "last_seq", (json_int_t)r.last_seq, "damage",
+				 r.ok ? NULL : tvs_audit_damage_name(r.kind), "first_bad_seq",
+				 r.ok ? NULL : json_integer(r.first_bad_seq), "message", r.ok ? NULL : r.message));
+}
+
+struct access_ctx {
+	json_t *periods; /* {"<start>": {"<actor>": {"<action>": n}}} */
+};
+
+static int access_count(void *arg, int64_t period_start, const char *actor, const char *action, int64_t n)
+{
+	struct access_ctx *x = arg;
+	char at[32];
+	json_t *p, *a;
+
+	svc_time_str(period_start, at);
+	p = json_object_get(x->periods, at);
+	if (!p) {
+		p = json_object();
+		json_object_set_new(x->periods, at, p);
+	}
+	a = json_object_get(p, actor ? actor : "unknown");
+	if (!a) {
+		a = json_object();
+		json_object_set_new(p, actor ? actor : "unknown", a);
+	}
+	json_object_set_new(a, action ? action : "unknown", json_integer(n));
+	return 0;
+}
+
+/* Every device, partner and user's accesses per period: the report that
+ * shows who touched what, for every partner, every period. */
+SVC_HANDLER(h_report_access)
+{
+	struct access_ctx x;
+	char buf[24];
+	int64_t from, to, period = 86400;
+	int rc;
+
+	if (range_or_reply(req, resp, &from, &to))
+		return;
+	if (!tvs_http_query_param(req, "from", buf, sizeof(buf)) || !tvs_http_query_param(req, "to", buf, sizeof(buf))) {
+		tvs_http_reply_error(resp, 400, "invalid_query", "from and to are required");
+		return;
+	}
+	if (tvs_http_query_param(req, "period", buf, sizeof(buf))) {
+		period = !strcmp(buf, "hour") ? 3600 : !strcmp(buf, "day") ? 86400 : !strcmp(buf, "week") ? 604800 : 0;
+		if (!period) {
+			tvs_http_reply_error(resp, 400, "invalid_query", "period: hour, day or week");
+			return;
+		}
+	}
+	x.periods = json_object();
+	rc = tvs_audit_access_report(s->store, from, to, period, access_count, &x);
+	if (rc) {
+		json_decref(x.periods);
+		if (rc == TVS_ETOOBIG)
+			tvs_http_reply_error(resp, 400, "invalid_query", "too many periods: widen period or narrow the range");
+		else
+			svc_reply_rc(resp, rc, "access report");
+		return;
+	}
+	svc_reply_json(resp, 200, json_pack("{s:I,s:o}", "period_s", (json_int_t)period, "periods", x.periods));
+}
