@@ -58,6 +58,10 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg);
  * tvs_svc_destroy(). */
 int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg);
 
+/* Append one row to the audit chain on its own (admin commands). */
+int tvs_svc_audit_event(tvs_svc_t *s, const char *actor, const char *action, const char *object,
+			const char *purpose);
+
 /* The audit chain's key (for tvs audit verify). */
 void tvs_svc_audit_key(const tvs_svc_t *s, uint8_t out[32]);
 

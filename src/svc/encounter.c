@@ -106,7 +106,8 @@ static json_t *encounter_json(tvs_svc_t *s, int64_t id, int identities, int *rc)
 	*rc = tvs_store_query(s->store,
 			      "SELECT e.id, e.captured_at, e.location_id, e.device_id, e.decision, e.reason, e.status,"
 			      " e.token, e.score, mt.document_id, e.candidates, e.presented_document, e.quality,"
-			      " e.notice_version, e.manifest_id, e.image IS NOT NULL, e.latency_ms"
+			      " e.notice_version, e.manifest_id, e.image IS NOT NULL, e.latency_ms, e.rule_set, e.applies,"
+			      " e.category, e.bio_purge_at, e.record_purge_at, e.purged_at"
 			      " FROM encounters e LEFT JOIN manifest_travelers mt ON mt.id = e.matched_traveler_id"
 			      " WHERE e.id = ?",
 			      (tvs_val[]){ TVS_VINT(id) }, 1, &r);
@@ -129,6 +130,27 @@ static json_t *encounter_json(tvs_svc_t *s, int64_t id, int identities, int *rc)
 		      (int)tvs_rows_int(&r, 0, 15), "latency_ms", tvs_rows_real(&r, 0, 16));
 	if (tvs_rows_text(&r, 0, 12))
 		json_object_set_new(j, "quality", json_loads(tvs_rows_text(&r, 0, 12), 0, NULL));
+	/* the policy it was judged under and its deadlines: what an auditor checks */
+	{
+		json_t *ret = json_pack("{s:s?,s:s?,s:s?}", "rule_set", tvs_rows_text(&r, 0, 17), "applies",
+					tvs_rows_text(&r, 0, 18), "category", tvs_rows_text(&r, 0, 19));
+		static const char *const keys[] = { "biometrics_purge_at", "record_purge_at", "purged_at" };
+
+		for (int k = 0; k < 3; k++) {
+			char t[32];
+			int64_t v = tvs_rows_int(&r, 0, 20 + k);
+
+			if (tvs_rows_is_null(&r, 0, 20 + k))
+				json_object_set_new(ret, keys[k], json_null());
+			else if (v == TVS_POLICY_HELD)
+				json_object_set_new(ret, keys[k], json_string("held"));
+			else {
+				svc_time_str(v, t);
+				json_object_set_new(ret, keys[k], json_string(t));
+			}
+		}
+		json_object_set_new(j, "retention", ret);
+	}
 	if (identities) {
 		json_t *cands = json_array(), *stored = tvs_rows_text(&r, 0, 10)
 								   ? json_loads(tvs_rows_text(&r, 0, 10), 0, NULL)

@@ -225,6 +225,15 @@ int tvs_svc_open_admin(tvs_svc_t **out, const tvs_svc_config *cfg)
 	return 0;
 }
 
+int tvs_svc_audit_event(tvs_svc_t *s, const char *actor, const char *action, const char *object,
+			const char *purpose)
+{
+	struct svc_principal p = { 0 };
+
+	snprintf(p.name, sizeof(p.name), "%s", actor);
+	return svc_audit(s, NULL, &p, action, object, purpose);
+}
+
 void tvs_svc_audit_key(const tvs_svc_t *s, uint8_t out[32])
 {
 	memcpy(out, s->audit_key, 32);

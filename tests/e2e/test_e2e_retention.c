@@ -181,6 +181,14 @@ static void test_retention_by_category(void **state)
 	assert_int_equal(e2e_jint(category(rep, "no_match_unresolved"), "with_biometrics"), 1);
 	assert_true(json_is_true(json_object_get(category(rep, "no_match_unresolved"), "held_until_resolved")));
 	json_decref(rep);
+	/* each encounter carries what it was judged under and its deadlines */
+	snprintf(path, sizeof(path), "/v1/encounters/%lld", (long long)stranger);
+	j = e2e_call(&e2e_srv, "GET", path, &w.officer, NULL, 200);
+	assert_string_equal(e2e_jstr(json_object_get(j, "retention"), "rule_set"), "final-2025");
+	assert_string_equal(e2e_jstr(json_object_get(j, "retention"), "category"), "no_match_unresolved");
+	assert_string_equal(e2e_jstr(json_object_get(j, "retention"), "biometrics_purge_at"), "held");
+	assert_string_equal(e2e_jstr(j, "notice_version"), "v1");
+	json_decref(j);
 	copy_sealed(foreign, &ct_foreign, &n_foreign, &key_foreign);
 	copy_sealed(stranger, &ct_stranger, &n_stranger, &key_stranger);
 	assert_int_equal(open_with_master(key_foreign, ct_foreign, n_foreign), 0); /* the check can succeed */
@@ -223,10 +231,47 @@ static void test_retention_by_category(void **state)
 	free(ct_stranger);
 }
 
+/* A new notice in force makes every location posting the old one stale; a
+ * location that posts none is missing. */
+static void test_notice_report(void **state)
+{
+	json_t *j, *locs, *l;
+	size_t i, seen = 0;
+
+	(void)state;
+	E2E_REQUIRE(&e2e_srv);
+	if (!w.admin.header[0])
+		skip();
+	j = e2e_call(&e2e_srv, "GET", "/v1/reports/notices", &w.auditor, NULL, 200);
+	assert_string_equal(e2e_jstr(j, "notice_in_force"), "v1");
+	assert_int_equal(e2e_jint(j, "stale"), 0);
+	json_decref(j);
+	json_decref(e2e_call(&e2e_srv, "POST", "/v1/locations", &w.admin,
+			     json_pack("{s:s,s:s,s:s,s:s,s:s}", "port", E2E_PORT_CODE, "code", "Z9", "name", "No notice",
+				       "kind", "boarding_gate", "direction", "exit"),
+			     201));
+	json_decref(e2e_call(&e2e_srv, "POST", "/v1/notices", &w.admin,
+			     json_pack("{s:s,s:s}", "version", "v2", "text", "A newer notice."), 201));
+	j = e2e_call(&e2e_srv, "GET", "/v1/reports/notices", &w.auditor, NULL, 200);
+	assert_string_equal(e2e_jstr(j, "notice_in_force"), "v2");
+	assert_int_equal(e2e_jint(j, "missing"), 1);
+	assert_true(e2e_jint(j, "stale") >= 1);
+	locs = e2e_jarr(j, "locations");
+	json_array_foreach(locs, i, l) {
+		if (!strcmp(e2e_jstr(l, "code"), "Z9"))
+			assert_string_equal(e2e_jstr(l, "status"), "missing"), seen++;
+		if (!strcmp(e2e_jstr(l, "code"), E2E_LOC_CODE))
+			assert_string_equal(e2e_jstr(l, "status"), "stale"), seen++;
+	}
+	assert_int_equal(seen, 2);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_retention_by_category),
+		cmocka_unit_test(test_notice_report),
 	};
 	return cmocka_run_group_tests_name("e2e_retention", tests, setup, e2e_group_teardown);
 }
