@@ -20,6 +20,8 @@
  */
 #include "svc_int.h"
 
+#include "tvs/mrz.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +284,60 @@ static double threshold_1n(tvs_svc_t *s, size_t gallery_size)
 	return s->thr_1to1;
 }
 
+/* The presented document's machine-readable zone, as the gate read it:
+ * one string (lines split at newlines) or an array of lines. A zone that is
+ * malformed or fails a check digit is refused with the reason, so the
+ * device reads it again; a look-alike is never corrected here. */
+static int mrz_document(struct jv *v, json_t *x, int64_t now, tvs_mrz_document *doc)
+{
+	const char *lines[4];
+	size_t n = 0;
+	tvs_mrz m;
+	tvs_mrz_ymd today;
+	struct tm tm;
+	time_t t = (time_t)now;
+	int rc;
+
+	gmtime_r(&t, &tm);
+	today = (tvs_mrz_ymd){ tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday };
+	if (json_is_string(x)) {
+		rc = tvs_mrz_parse_text(json_string_value(x), json_string_length(x), &today, &m);
+	} else if (json_is_array(x) && json_array_size(x) >= 1 && json_array_size(x) <= 3) {
+		for (n = 0; n < json_array_size(x); n++) {
+			if (!json_is_string(json_array_get(x, n))) {
+				jv_fail(v, "", "mrz", "lines must be strings");
+				return -1;
+			}
+			lines[n] = json_string_value(json_array_get(x, n));
+		}
+		rc = tvs_mrz_parse(lines, NULL, n, &today, &m);
+	} else {
+		jv_fail(v, "", "mrz", "must be a string or an array of 2 or 3 lines");
+		return -1;
+	}
+	if (rc) {
+		jv_fail(v, "", "mrz", "%s", tvs_errmsg());
+		return -1;
+	}
+	if (!m.valid) {
+		for (int c = 0; c < TVS_MRZ_CHECKS; c++)
+			if (m.checks[c].present && !m.checks[c].ok) {
+				jv_fail(v, "", "mrz", "%s check digit at line %d column %d is %c, expected %c",
+					tvs_mrz_check_name(c), m.checks[c].line, m.checks[c].column, m.checks[c].found,
+					m.checks[c].expected);
+				return -1;
+			}
+		jv_fail(v, "", "mrz", "%s", m.nproblems ? m.problems[0].text : "not a valid MRZ");
+		return -1;
+	}
+	tvs_mrz_make_document(&m, doc);
+	if (strlen(doc->number) > 20) {
+		jv_fail(v, "", "mrz", "document number longer than 20 characters");
+		return -1;
+	}
+	return 0;
+}
+
 SVC_HANDLER(h_capture)
 {
 	double t0 = mono_ms();
@@ -289,6 +345,7 @@ SVC_HANDLER(h_capture)
 	struct jv v = { 0 };
 	struct encounter e = { 0 };
 	const char *b64, *dnum = NULL, *dstate = NULL;
+	tvs_mrz_document mrz;
 	uint8_t *img = NULL;
 	size_t ilen = 0;
 	tvs_quality q;
@@ -303,6 +360,12 @@ SVC_HANDLER(h_capture)
 	if (dj) {
 		dnum = jv_str(&v, dj, "document", "number", 1, 1, 20);
 		dstate = jv_str(&v, dj, "document", "issuing_state", 0, 3, 3);
+	}
+	if (json_object_get(b, "mrz")) {
+		if (dj)
+			jv_fail(&v, "", "mrz", "send the document or its MRZ, not both");
+		else if (!mrz_document(&v, json_object_get(b, "mrz"), now, &mrz))
+			dnum = mrz.number, dstate = mrz.issuing_state;
 	}
 	e.captured_at = captured_at(&v, b, now);
 	e.request_id = jv_str(&v, b, "", "request_id", 0, 1, 64);
