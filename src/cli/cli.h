@@ -23,6 +23,7 @@ int tvs_cli_keys(int argc, char **argv);       /* src/cli/cmd_keys.c */
 int tvs_cli_retention(int argc, char **argv);  /* src/cli/cmd_retention.c */
 int tvs_cli_audit(int argc, char **argv);      /* src/cli/cmd_audit.c */
 int tvs_cli_mrz(int argc, char **argv);        /* src/cli/cmd_mrz.c */
+int tvs_cli_manifest(int argc, char **argv);   /* src/cli/cmd_manifest.c */
 
 /* ---- a running service (cmd_serve.c), shared by serve and demo ---- */
 

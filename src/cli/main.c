@@ -24,6 +24,7 @@ static const char USAGE[] =
 	"  retention run|report  purge what retention says is due; what is held, per category\n"
 	"  audit    verify|export|report  check the audit chain; export it; access per device and user\n"
 	"  mrz      LINE...      parse an ICAO 9303 machine-readable zone; every field and check as JSON\n"
+	"  manifest parse FILE   parse a UN/EDIFACT PAXLST manifest into the service's JSON form\n"
 	"  detect   IMAGE...     detect faces, landmarks and descriptors; one JSON line per image\n"
 	"  compare  A B          compare the largest face of two photos\n"
 	"  eval     pairs ...    LFW-protocol 1:1 verification accuracy\n"
@@ -173,6 +174,8 @@ int main(int argc, char **argv)
 		return tvs_cli_audit(argc - 1, argv + 1);
 	if (!strcmp(cmd, "mrz"))
 		return tvs_cli_mrz(argc - 1, argv + 1);
+	if (!strcmp(cmd, "manifest"))
+		return tvs_cli_manifest(argc - 1, argv + 1);
 	fprintf(stderr, "tvs: unknown command '%s'\n\n%s", cmd, USAGE);
 	return TVS_EXIT_USAGE;
 }
