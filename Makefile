@@ -108,6 +108,7 @@ FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_LIB_image := $(wildcard src/img/*.c)
 FUZZ_LIB_mrz := $(wildcard src/doc/*.c)
 FUZZ_LIB_paxlst := $(wildcard src/doc/*.c)
+FUZZ_LIB_manifest := src/svc/jv.c src/svc/manifest_json.c
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-error=unused-parameter -pthread \

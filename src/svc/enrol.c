@@ -55,54 +55,6 @@ int svc_face_template(tvs_svc_t *s, int worker, const uint8_t *img, size_t len, 
 
 /* ------------------------------------------------------------ documents */
 
-static int all_of(const char *x, const char *set_extra, int upper_alnum)
-{
-	for (; *x; x++)
-		if (!((upper_alnum && (isupper((unsigned char)*x) || isdigit((unsigned char)*x))) ||
-		      strchr(set_extra, *x)))
-			return 0;
-	return 1;
-}
-
-static int is_date(const char *d)
-{
-	int y, m, dd, n = 0;
-
-	return d && sscanf(d, "%4d-%2d-%2d%n", &y, &m, &dd, &n) == 3 && n == 10 && !d[10] && y >= 1900 &&
-	       m >= 1 && m <= 12 && dd >= 1 && dd <= 31;
-}
-
-static const char *const sexes[] = { "F", "M", "X", NULL };
-
-int svc_document_fields(struct jv *v, json_t *d, const char *path, struct svc_document *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->type = jv_str(v, d, path, "type", 1, 1, 2);
-	out->number = jv_str(v, d, path, "number", 1, 1, 20);
-	out->issuing_state = jv_str(v, d, path, "issuing_state", 1, 1, 3);
-	out->nationality = jv_str(v, d, path, "nationality", 0, 1, 3);
-	out->surname = jv_str(v, d, path, "surname", 0, 0, 100);
-	out->given_names = jv_str(v, d, path, "given_names", 0, 0, 100);
-	out->birth_date = jv_str(v, d, path, "birth_date", 0, 10, 10);
-	out->sex = jv_enum(v, d, path, "sex", 0, sexes);
-	out->expiry = jv_str(v, d, path, "expiry", 0, 10, 10);
-	if (v->bad)
-		return -1;
-	if (!all_of(out->type, "", 1) || !isupper((unsigned char)out->type[0]))
-		jv_fail(v, path, "type", "must be 1-2 of [A-Z0-9], starting with a letter (P, V, I, ...)");
-	else if (!all_of(out->number, "", 1))
-		jv_fail(v, path, "number", "must be 1-20 of [A-Z0-9]");
-	else if (strlen(out->issuing_state) != 3 || !all_of(out->issuing_state, "<", 1))
-		jv_fail(v, path, "issuing_state", "must be a 3-letter ICAO code");
-	else if (out->nationality && (strlen(out->nationality) != 3 || !all_of(out->nationality, "<", 1)))
-		jv_fail(v, path, "nationality", "must be a 3-letter ICAO code");
-	else if (out->birth_date && !is_date(out->birth_date))
-		jv_fail(v, path, "birth_date", "must be YYYY-MM-DD");
-	else if (out->expiry && !is_date(out->expiry))
-		jv_fail(v, path, "expiry", "must be YYYY-MM-DD");
-	return v->bad ? -1 : 0;
-}
-
 int svc_document_upsert(tvs_tx_t *tx, int64_t now, const struct svc_document *d, int64_t *id)
 {
 	tvs_rows r = { 0 };

@@ -5,150 +5,264 @@
  */
 #include "svc_int.h"
 
+#include "tvs/paxlst.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define SVC_MANIFEST_MAX_TRAVELERS 10000
-#define SVC_MANIFEST_MAX_LOCATIONS 64
-
-static const char *const directions[] = { "entry", "exit", NULL };
-
-SVC_HANDLER(h_manifest_create)
+/* Store manifest m (already valid as JSON) through tx, with its locations
+ * and travelers: 0 with *mid and *with (travelers with a portrait), -1
+ * with v naming what the store refused (an unknown port or location, a
+ * document listed twice), or a store error. */
+static int manifest_insert(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_manifest_in *m, const char *format,
+			   struct jv *v, int64_t *mid, size_t *with)
 {
-	json_t *b = svc_json_body_or_reply(req, resp), *win, *locs, *trav;
-	struct jv v = { 0 };
-	const char *carrier, *number, *dir, *port;
-	int64_t sched, opens, closes, port_id = 0, mid = 0, now = svc_now(s);
-	tvs_tx_t *tx = NULL;
 	tvs_rows r = { 0 };
-	size_t with = 0;
-	int rc = 0;
+	int64_t port_id, now = svc_now(s);
+	int rc;
 
-	if (!b)
-		return;
-	carrier = jv_str(&v, b, "", "carrier", 1, 1, 8);
-	number = jv_str(&v, b, "", "number", 1, 1, 16);
-	dir = jv_enum(&v, b, "", "direction", 1, directions);
-	port = jv_str(&v, b, "", "port", 1, 3, 5);
-	sched = jv_time(&v, b, "", "scheduled_at", 1, 0);
-	win = jv_obj(&v, b, "", "window", 0);
-	opens = jv_time(&v, win, "window", "opens_at", 0, sched - 4 * 3600);
-	closes = jv_time(&v, win, "window", "closes_at", 0, sched + 3600);
-	locs = jv_arr(&v, b, "", "locations", 1, SVC_MANIFEST_MAX_LOCATIONS);
-	trav = jv_arr(&v, b, "", "travelers", 1, SVC_MANIFEST_MAX_TRAVELERS);
-	if (!v.bad && closes <= opens)
-		jv_fail(&v, "window", "closes_at", "must be after opens_at");
-	if (!v.bad && json_array_size(locs) == 0)
-		jv_fail(&v, "", "locations", "at least one location code");
-	if (jv_reply(&v, resp))
-		goto out;
-	rc = tvs_store_begin(s->store, 1, &tx);
-	if (rc)
-		goto fail;
-	rc = tvs_tx_query(tx, "SELECT id FROM ports WHERE code = ?", (tvs_val[]){ TVS_VTEXT(port) }, 1, &r);
-	if (rc)
-		goto fail;
-	if (r.nrows != 1) {
-		jv_fail(&v, "", "port", "no port has code %.8s", port);
-		goto bad;
+	rc = tvs_tx_query(tx, "SELECT id FROM ports WHERE code = ?", (tvs_val[]){ TVS_VTEXT(m->port) }, 1, &r);
+	if (!rc && r.nrows != 1) {
+		jv_fail(v, "", "port", "no port has code %.8s", m->port);
+		rc = -1;
 	}
+	if (rc)
+		goto out;
 	port_id = tvs_rows_int(&r, 0, 0);
 	tvs_rows_free(&r);
 	rc = tvs_tx_query(tx,
 			  "INSERT INTO manifests (carrier, number, direction, port_id, scheduled_at, opens_at, closes_at,"
-			  " source_format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'json', ?) RETURNING id",
-			  (tvs_val[]){ TVS_VTEXT(carrier), TVS_VTEXT(number), TVS_VTEXT(dir), TVS_VINT(port_id),
-				       TVS_VINT(sched), TVS_VINT(opens), TVS_VINT(closes), TVS_VINT(now) },
-			  8, &r);
+			  " source_format, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+			  (tvs_val[]){ TVS_VTEXT(m->carrier), TVS_VTEXT(m->number), TVS_VTEXT(m->direction),
+				       TVS_VINT(port_id), TVS_VINT(m->scheduled_at), TVS_VINT(m->opens_at),
+				       TVS_VINT(m->closes_at), TVS_VTEXT(format), TVS_VINT(now) },
+			  9, &r);
 	if (rc)
-		goto fail;
-	mid = tvs_rows_int(&r, 0, 0);
+		goto out;
+	*mid = tvs_rows_int(&r, 0, 0);
 	tvs_rows_free(&r);
-	for (size_t i = 0; i < json_array_size(locs); i++) {
-		json_t *c = json_array_get(locs, i);
+	for (size_t i = 0; !rc && i < json_array_size(m->locations); i++) {
+		const char *code = json_string_value(json_array_get(m->locations, i));
 		char key[24];
 
 		snprintf(key, sizeof(key), "[%zu]", i);
-		if (!json_is_string(c)) {
-			jv_fail(&v, "locations", key, "must be a location code");
-			goto bad;
-		}
 		rc = tvs_tx_query(tx, "SELECT id FROM locations WHERE port_id = ? AND code = ?",
-				  (tvs_val[]){ TVS_VINT(port_id), TVS_VTEXT(json_string_value(c)) }, 2, &r);
-		if (rc)
-			goto fail;
-		if (r.nrows != 1) {
-			jv_fail(&v, "locations", key, "no location %.16s at port %.8s", json_string_value(c), port);
-			goto bad;
+				  (tvs_val[]){ TVS_VINT(port_id), TVS_VTEXT(code) }, 2, &r);
+		if (!rc && r.nrows != 1) {
+			jv_fail(v, "locations", key, "no location %.16s at port %.8s", code, m->port);
+			rc = -1;
 		}
-		rc = tvs_tx_exec(tx, "INSERT INTO manifest_locations (manifest_id, location_id) VALUES (?, ?)",
-				 (tvs_val[]){ TVS_VINT(mid), TVS_VINT(tvs_rows_int(&r, 0, 0)) }, 2, NULL);
+		if (!rc)
+			rc = tvs_tx_exec(tx, "INSERT INTO manifest_locations (manifest_id, location_id) VALUES (?, ?)",
+					 (tvs_val[]){ TVS_VINT(*mid), TVS_VINT(tvs_rows_int(&r, 0, 0)) }, 2, NULL);
 		tvs_rows_free(&r);
 		if (rc == TVS_ECONFLICT) {
-			jv_fail(&v, "locations", key, "listed twice");
-			goto bad;
+			jv_fail(v, "locations", key, "listed twice");
+			rc = -1;
 		}
-		if (rc)
-			goto fail;
 	}
-	for (size_t i = 0; i < json_array_size(trav); i++) {
-		json_t *t = json_array_get(trav, i), *dj;
+	for (size_t i = 0; !rc && i < json_array_size(m->travelers); i++) {
 		struct svc_document d;
 		char path[48];
 		int64_t doc_id;
-		int citizen;
 
-		snprintf(path, sizeof(path), "travelers[%zu]", i);
-		if (!json_is_object(t)) {
-			jv_fail(&v, path, NULL, "must be an object");
-			goto bad;
-		}
-		dj = jv_obj(&v, t, path, "document", 1);
 		snprintf(path, sizeof(path), "travelers[%zu].document", i);
-		if (!dj || svc_document_fields(&v, dj, path, &d))
-			goto bad;
+		svc_document_fields(v, json_object_get(json_array_get(m->travelers, i), "document"), path, &d);
 		rc = svc_document_upsert(tx, now, &d, &doc_id);
-		if (rc)
-			goto fail;
-		citizen = d.nationality && !strcmp(d.nationality, s->country);
-		rc = tvs_tx_exec(tx, "INSERT INTO manifest_travelers (manifest_id, document_id, citizen) VALUES (?, ?, ?)",
-				 (tvs_val[]){ TVS_VINT(mid), TVS_VINT(doc_id), TVS_VINT(citizen) }, 3, NULL);
+		if (!rc)
+			rc = tvs_tx_exec(tx,
+					 "INSERT INTO manifest_travelers (manifest_id, document_id, citizen) VALUES (?, ?, ?)",
+					 (tvs_val[]){ TVS_VINT(*mid), TVS_VINT(doc_id),
+						      TVS_VINT(d.nationality && !strcmp(d.nationality, s->country)) },
+					 3, NULL);
 		if (rc == TVS_ECONFLICT) {
-			jv_fail(&v, path, NULL, "this document is already on the manifest");
-			goto bad;
+			snprintf(path, sizeof(path), "travelers[%zu]", i);
+			jv_fail(v, path, NULL, "this document is already on the manifest");
+			rc = -1;
 		}
-		if (rc)
-			goto fail;
 	}
-	rc = tvs_tx_query(tx,
-			  "SELECT count(DISTINCT mt.document_id) FROM manifest_travelers mt"
-			  " JOIN portraits p ON p.document_id = mt.document_id WHERE mt.manifest_id = ?",
-			  (tvs_val[]){ TVS_VINT(mid) }, 1, &r);
-	if (rc)
-		goto fail;
-	with = (size_t)tvs_rows_int(&r, 0, 0);
-	tvs_rows_free(&r);
-	{
-		char obj[40];
-
-		snprintf(obj, sizeof(obj), "manifest:%lld", (long long)mid);
-		rc = svc_audit_commit(s, &tx, who, "manifest.create", obj, NULL);
-	}
-	if (rc)
-		goto fail;
-	svc_reply_json(resp, 201, json_pack("{s:I,s:I,s:I,s:{s:s}}", "id", (json_int_t)mid, "travelers",
-					    (json_int_t)json_array_size(trav), "with_portraits", (json_int_t)with,
-					    "gallery", "status", "none"));
-	goto out;
-bad:
-	tvs_tx_rollback(tx);
-	jv_reply(&v, resp);
-	goto out;
-fail:
-	tvs_tx_rollback(tx);
-	svc_reply_rc(resp, rc, "manifest");
+	if (!rc)
+		rc = tvs_tx_query(tx,
+				  "SELECT count(DISTINCT mt.document_id) FROM manifest_travelers mt"
+				  " JOIN portraits p ON p.document_id = mt.document_id WHERE mt.manifest_id = ?",
+				  (tvs_val[]){ TVS_VINT(*mid) }, 1, &r);
+	if (!rc)
+		*with = (size_t)tvs_rows_int(&r, 0, 0);
 out:
 	tvs_rows_free(&r);
+	return rc;
+}
+
+/* Store every manifest of ms[0..n) in one transaction with its audit rows:
+ * all or none. The reply lists them (one manifest: the object itself). */
+static void manifests_store(tvs_svc_t *s, tvs_http_resp *resp, const struct svc_principal *who, json_t **bodies,
+			    size_t n, const char *format)
+{
+	struct jv v = { 0 };
+	tvs_tx_t *tx = NULL;
+	json_t *out = json_array();
+	int rc = tvs_store_begin(s->store, 1, &tx);
+
+	for (size_t k = 0; !rc && k < n; k++) {
+		struct svc_manifest_in m;
+		int64_t mid = 0;
+		size_t with = 0;
+		char obj[40];
+
+		if (svc_manifest_parse(&v, bodies[k], &m)) {
+			rc = -1;
+			break;
+		}
+		rc = manifest_insert(s, tx, &m, format, &v, &mid, &with);
+		snprintf(obj, sizeof(obj), "manifest:%lld", (long long)mid);
+		if (!rc)
+			rc = svc_audit(s, tx, who, "manifest.create", obj, format);
+		if (!rc)
+			json_array_append_new(out, json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:{s:s}}", "id", (json_int_t)mid,
+							     "carrier", m.carrier, "number", m.number, "direction",
+							     m.direction, "travelers",
+							     (json_int_t)json_array_size(m.travelers), "with_portraits",
+							     (json_int_t)with, "gallery", "status", "none"));
+	}
+	if (!rc) {
+		rc = tvs_tx_commit(tx);
+		tx = NULL;
+	}
+	tvs_tx_rollback(tx);
+	if (rc == -1)
+		jv_reply(&v, resp);
+	else if (rc)
+		svc_reply_rc(resp, rc, "manifest");
+	else if (n == 1)
+		svc_reply_json(resp, 201, json_incref(json_array_get(out, 0)));
+	else
+		svc_reply_json(resp, 201, json_pack("{s:O}", "manifests", out));
+	json_decref(out);
+}
+
+/* "2026-11-23T10:00:00Z" as PAXLST gives it, or "" */
+static json_t *paxlst_traveler_json(const tvs_paxlst_traveler *t, const tvs_paxlst_document *d)
+{
+	json_t *doc = json_pack("{s:s,s:s,s:s}", "type", d->type, "number", d->number, "issuing_state",
+				d->issuing_state[0] ? d->issuing_state : t->nationality);
+
+	if (t->nationality[0])
+		json_object_set_new(doc, "nationality", json_string(t->nationality));
+	if (t->surname[0])
+		json_object_set_new(doc, "surname", json_string(t->surname));
+	if (t->given_names[0])
+		json_object_set_new(doc, "given_names", json_string(t->given_names));
+	if (t->birth_date[0])
+		json_object_set_new(doc, "birth_date", json_string(t->birth_date));
+	if (t->sex[0])
+		json_object_set_new(doc, "sex", json_string(t->sex));
+	if (d->expiry[0])
+		json_object_set_new(doc, "expiry", json_string(d->expiry));
+	return json_pack("{s:o}", "document", doc);
+}
+
+/* One PAXLST manifest as the JSON manifest the service validates: the
+ * deployment's port says the direction (PAXLST does not); the locations
+ * come from the query. NULL with v set if it cannot be mapped. */
+static json_t *paxlst_manifest_json(const tvs_paxlst_manifest *pm, size_t k, const char *port, const char *locs,
+				    struct jv *v)
+{
+	const char *dir = tvs_paxlst_direction(pm, port);
+	json_t *trav, *loc = json_array();
+	char path[48], buf[256], *save = NULL;
+
+	snprintf(path, sizeof(path), "manifests[%zu]", k);
+	if (!dir) {
+		jv_fail(v, path, NULL, "port %s is neither the flight's departure (%s) nor its arrival (%s)", port,
+			pm->departure_port, pm->arrival_port);
+		json_decref(loc);
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%s", locs);
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		json_array_append_new(loc, json_string(c));
+	trav = json_array();
+	for (size_t i = 0; i < pm->ntravelers; i++) {
+		const tvs_paxlst_traveler *t = &pm->travelers[i];
+		const tvs_paxlst_document *d = tvs_paxlst_primary_document(t);
+
+		if (!d) {
+			jv_fail(v, path, NULL, "segment %zu (NAD): %s %s has no travel document (DOC)", t->segment,
+				t->surname, t->given_names);
+			json_decref(trav);
+			json_decref(loc);
+			return NULL;
+		}
+		json_array_append_new(trav, paxlst_traveler_json(t, d));
+	}
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "carrier", pm->carrier, "number", pm->flight, "direction", dir,
+			 "port", port, "scheduled_at", !strcmp(dir, "exit") ? pm->departure_time : pm->arrival_time,
+			 "locations", loc, "travelers", trav);
+}
+
+/* POST /v1/manifests with Content-Type: application/edifact: a carrier's
+ * UN/EDIFACT PAXLST interchange, ?port=CODE (the deployment's port: it
+ * decides entry or exit) and ?locations=A1,A2. Every message of the
+ * interchange becomes a manifest, stored together or not at all. */
+static void manifest_create_paxlst(tvs_svc_t *s, const tvs_http_req *req, tvs_http_resp *resp,
+				   const struct svc_principal *who)
+{
+	char port[16], locs[256];
+	tvs_paxlst *px = NULL;
+	tvs_paxlst_error perr;
+	struct jv v = { 0 };
+	json_t **bodies = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!tvs_http_query_param(req, "port", port, sizeof(port)) || !port[0] ||
+	    !tvs_http_query_param(req, "locations", locs, sizeof(locs)) || !locs[0]) {
+		tvs_http_reply_error(resp, 400, "invalid_query",
+				     "a PAXLST manifest needs ?port=CODE (this port: it decides entry or exit) and"
+				     " ?locations=CODE,CODE");
+		return;
+	}
+	rc = tvs_paxlst_parse(req->body, req->body_len, NULL, &px, &perr);
+	if (rc) {
+		if (rc == TVS_ENOMEM)
+			svc_reply_rc(resp, rc, "paxlst");
+		else
+			tvs_http_reply_error(resp, rc == TVS_ETOOBIG ? 413 : 400,
+					     rc == TVS_ETOOBIG ? "too_large" : "invalid_paxlst", "PAXLST: %s",
+					     tvs_errmsg());
+		return;
+	}
+	bodies = calloc(px->nmanifests, sizeof(*bodies));
+	for (n = 0; bodies && n < px->nmanifests; n++) {
+		bodies[n] = paxlst_manifest_json(&px->manifests[n], n, port, locs, &v);
+		if (!bodies[n])
+			break;
+	}
+	if (!bodies)
+		svc_reply_rc(resp, TVS_ENOMEM, "paxlst");
+	else if (v.bad)
+		jv_reply(&v, resp);
+	else
+		manifests_store(s, resp, who, bodies, n, "paxlst");
+	for (size_t k = 0; bodies && k < n; k++)
+		json_decref(bodies[k]);
+	free(bodies);
+	tvs_paxlst_free(px);
+}
+
+SVC_HANDLER(h_manifest_create)
+{
+	json_t *b;
+
+	if (!strcmp(req->content_type, "application/edifact")) {
+		manifest_create_paxlst(s, req, resp, who);
+		return;
+	}
+	b = svc_json_body_or_reply(req, resp);
+	if (!b)
+		return;
+	manifests_store(s, resp, who, &b, 1, "json");
 	json_decref(b);
 }
 

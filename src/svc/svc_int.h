@@ -258,6 +258,22 @@ struct svc_document {
 		*expiry;
 };
 
+#define SVC_MANIFEST_MAX_TRAVELERS 10000
+#define SVC_MANIFEST_MAX_LOCATIONS 64
+
+/* A manifest as the service takes it, whatever format it came in: strings
+ * and arrays borrowed from the JSON it was parsed from. */
+struct svc_manifest_in {
+	const char *carrier, *number, *direction, *port;
+	int64_t scheduled_at, opens_at, closes_at;
+	json_t *locations; /* array of location codes (strings) */
+	json_t *travelers; /* array of {"document": {...}}, each document valid */
+};
+
+/* Validate the JSON manifest b into *m without the store (manifest_json.c);
+ * -1 with v naming the first bad field. */
+int svc_manifest_parse(struct jv *v, json_t *b, struct svc_manifest_in *m);
+
 /* Validate the document object d at path into *out; -1 (v set) if bad. */
 int svc_document_fields(struct jv *v, json_t *d, const char *path, struct svc_document *out);
 /* Insert d or update the stored one with its known fields; *id gets its id. */

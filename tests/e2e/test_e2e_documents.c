@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static e2e_world w;
 
@@ -119,10 +120,92 @@ static void test_capture_with_mrz(void **state)
 	json_decref(list);
 }
 
+/* A PAXLST passenger list for flight DA777 leaving DEM an hour from now,
+ * with persons 0 and 1 on board; cnt is what CNT declares. */
+static void paxlst(char *out, size_t cap, int cnt)
+{
+	char when[16], seg[2048] = "";
+	int64_t t = e2e_now() + 3600;
+	time_t tt = (time_t)t;
+	struct tm tm;
+	int nseg;
+
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y%m%d%H%M", &tm);
+	for (int i = 0; i < 2; i++) {
+		json_t *d = e2e_document(i);
+		char one[512], birth[16];
+		const char *b = e2e_jstr(d, "birth_date");
+
+		snprintf(birth, sizeof(birth), "%.4s%.2s%.2s", b, b + 5, b + 8);
+		snprintf(one, sizeof(one),
+			 "NAD+FL+++%s:%s'ATT+2++%s'DTM+329:%s:102'NAT+2+UTO'DOC+P+%s'DTM+36:20320415:102'LOC+91+UTO'",
+			 e2e_jstr(d, "surname"), e2e_jstr(d, "given_names"), e2e_jstr(d, "sex"), birth,
+			 e2e_jstr(d, "number"));
+		strcat(seg, one);
+		json_decref(d);
+	}
+	/* UNH, BGM, TDT, LOC, DTM, 2 x 7 traveler segments, CNT, UNT */
+	nseg = 1 + 1 + 1 + 2 + 14 + 1 + 1;
+	snprintf(out, cap,
+		 "UNA:+.? 'UNB+UNOA:4+DAIRLINE:ZZ+TVS:ZZ+261123:1000+77'UNH+1+PAXLST:D:05B:UN:IATA'BGM+745'"
+		 "TDT+20+DA777+++DA'LOC+125+DEM'DTM+189:%s:203'%sCNT+42:%d'UNT+%d+1'UNZ+1+77'",
+		 when, seg, cnt, nseg);
+}
+
+static void test_paxlst_manifest(void **state)
+{
+	char body[4096], path[96];
+	e2e_resp r;
+	json_t *j;
+
+	(void)state;
+	E2E_REQUIRE(&e2e_srv);
+	if (!w.admin.header[0])
+		skip();
+	/* a count that disagrees: refused with the segment, nothing stored */
+	paxlst(body, sizeof(body), 3);
+	e2e_request(&e2e_srv,
+		    &(e2e_req){ .method = "POST", .path = "/v1/manifests?port=DEM&locations=A1", .cred = &w.repo,
+				.body = body, .ctype = "application/edifact" },
+		    &r);
+	e2e_check_error(&r, 400, "invalid_paxlst", "a PAXLST whose CNT disagrees");
+	if (!strstr(r.body, "segment"))
+		fail_msg("the error does not name the segment: %s", r.body);
+	e2e_resp_free(&r);
+	/* no port: the direction cannot be known */
+	paxlst(body, sizeof(body), 2);
+	e2e_request(&e2e_srv,
+		    &(e2e_req){ .method = "POST", .path = "/v1/manifests?locations=A1", .cred = &w.repo, .body = body,
+				.ctype = "application/edifact" },
+		    &r);
+	e2e_check_error(&r, 400, "invalid_query", "a PAXLST without ?port");
+	e2e_resp_free(&r);
+
+	/* the real thing: stored as an exit manifest, its gallery built, a match */
+	e2e_request(&e2e_srv,
+		    &(e2e_req){ .method = "POST", .path = "/v1/manifests?port=DEM&locations=A1", .cred = &w.repo,
+				.body = body, .ctype = "application/edifact" },
+		    &r);
+	if (r.status != 201)
+		fail_msg("PAXLST manifest: %ld %s", r.status, r.body);
+	assert_string_equal(e2e_jstr(r.json, "direction"), "exit");
+	assert_string_equal(e2e_jstr(r.json, "number"), "DA777");
+	assert_int_equal(e2e_jint(r.json, "travelers"), 2);
+	assert_int_equal(e2e_jint(r.json, "with_portraits"), 2);
+	snprintf(path, sizeof(path), "/v1/manifests/%lld/gallery", (long long)e2e_jint(r.json, "id"));
+	e2e_resp_free(&r);
+	json_decref(e2e_call(&e2e_srv, "POST", path, &w.admin, NULL, 200));
+	j = e2e_capture(&e2e_srv, &w.device, &e2e_im->live[1], -1, NULL);
+	assert_string_equal(e2e_jstr(j, "decision"), "MATCH");
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_capture_with_mrz),
+		cmocka_unit_test(test_paxlst_manifest),
 	};
 	return cmocka_run_group_tests_name("e2e_documents", tests, e2e_group_setup, e2e_group_teardown);
 }
