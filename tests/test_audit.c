@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #include "tvs/audit.h"
 #include "tvs/error.h"
 #include "tvs/store.h"
@@ -35,31 +37,16 @@ static const uint8_t key[TVS_AUDIT_KEY_BYTES] = { 0x6b, 0x65, 0x79, 1, 2, 3, 4, 
 						  14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29 };
 static const uint8_t other_key[TVS_AUDIT_KEY_BYTES] = { 0x6d, 0x61, 0x6c, 0x6c, 0x6f, 0x72, 0x79 };
 
-static char tmpdir[64];
-
 static int make_tmpdir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_audit_XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tmpdir_make("test_audit") == 0 ? 0 : -1;
 }
 
 static int remove_tmpdir(void **state)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char path[512];
-
 	(void)state;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		unlink(path);
-	}
-	if (d)
-		closedir(d);
-	return rmdir(tmpdir);
+	return tmpdir_remove();
 }
 
 /* ---- helpers ---- */

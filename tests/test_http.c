@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_cert.h"
+
 #include "tvs/error.h"
 #include "tvs/http.h"
 
@@ -984,49 +986,13 @@ static struct {
 	char other_cert[128], other_key[128]; /* a second, unrelated pair */
 } T;
 
-/* Run argv[0] from PATH with its output thrown away; exit status, or -1. */
-static int run_quiet(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* A self-signed P-256 certificate for IP 127.0.0.1 and its key (mode 0600). */
-static int make_cert(const char *cert, const char *key)
-{
-	char *argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-			"-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-			"-keyout", (char *)key, "-out", (char *)cert, NULL};
-
-	return run_quiet(argv) == 0 && chmod(key, 0600) == 0 ? 0 : -1;
-}
-
 /* Make the certificates once; skip the calling test if openssl is absent. */
 static void require_tls(void)
 {
 	if (T.state == 0) {
-		char *version[] = {"openssl", "version", NULL};
-
 		T.state = -1;
 		snprintf(T.dir, sizeof(T.dir), "/tmp/tvs-test-tls-XXXXXX");
-		if (run_quiet(version) != 0) {
+		if (!have_openssl()) {
 			T.dir[0] = '\0';
 		} else {
 			assert_non_null(mkdtemp(T.dir));

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #include "tvs/error.h"
 #include "tvs/store.h"
 #include "tvs/vault.h"
@@ -36,32 +38,16 @@
 
 #define NOW 1700000000
 
-static char tmpdir[64];
-
 static int make_tmpdir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_vault_XXXXXX");
-	return mkdtemp(tmpdir) && sodium_init() >= 0 ? 0 : -1;
+	return tmpdir_make("test_vault") == 0 && sodium_init() >= 0 ? 0 : -1;
 }
 
 static int remove_tmpdir(void **state)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char path[512];
-
 	(void)state;
-	while (d && (e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		if (unlink(path) != 0)
-			rmdir(path);
-	}
-	if (d)
-		closedir(d);
-	return rmdir(tmpdir);
+	return tmpdir_remove();
 }
 
 static void tmp_path(char *buf, size_t cap, const char *name)

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../test_cert.h"
+
 #include "e2e.h"
 
 #include <curl/curl.h>
@@ -33,52 +35,14 @@
 
 static e2e_server srv;
 static char cert[160], key[160];
-static const char *no_tls; /* why the TLS server is not running, or NULL */
-
-/* Run argv[0] from PATH with its output thrown away; exit status, or -1. */
-static int run_quiet(char *const argv[])
+static const char *no_tls; static int group_setup(void **state)
 {
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int make_cert(const char *cert_path, const char *key_path)
-{
-	char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-			 "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-			 "-keyout", (char *)key_path, "-out", (char *)cert_path, NULL };
-
-	return run_quiet(argv) == 0 && chmod(key_path, 0600) == 0 ? 0 : -1;
-}
-
-static int group_setup(void **state)
-{
-	char *version[] = { "openssl", "version", NULL };
 	const char *tls[] = { "--tls-cert", cert, "--tls-key", key, NULL };
 
 	(void)state;
 	if ((no_tls = e2e_missing()) != NULL)
 		return 0;
-	if (run_quiet(version) != 0) {
+	if (!have_openssl()) {
 		no_tls = "no openssl command to make a test certificate";
 		return 0;
 	}
