@@ -253,15 +253,9 @@ static int document_score(tvs_svc_t *s, const char *number, const char *state, c
 				  (tvs_val[]){ TVS_VTEXT(number), TVS_VTEXT(state), TVS_VTEXT(state) }, 3, &r);
 	for (size_t i = 0; !rc && i < r.nrows; i++) {
 		tvs_template t;
-		size_t ctn = 0, n = 0;
-		const void *ct = tvs_rows_blob(&r, i, 1, &ctn);
-		uint8_t *b = NULL;
 		float sc;
 
-		rc = svc_unseal(s, tx, tvs_rows_int(&r, i, 2), ct, ctn, &b, &n);
-		if (!rc)
-			rc = tvs_match_template_parse(&t, b, n, TVS_MATCH_DEFAULT_MODEL);
-		tvs_vault_free_plain(b, n);
+		rc = svc_unseal_template(s, tx, &r, i, 1, &t);
 		if (!rc)
 			rc = tvs_match_verify(probe, &t, &sc);
 		if (!rc && sc > *best) {

@@ -123,14 +123,8 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 	rc = tvs_gallery_create(&ng.g, &gc);
 	for (size_t i = 0; !rc && i < t.nrows; i++) {
 		tvs_template tp;
-		size_t ctn = 0, n = 0;
-		const void *ct = tvs_rows_blob(&t, i, 2, &ctn);
-		uint8_t *b = NULL;
 
-		rc = svc_unseal(s, rtx, tvs_rows_int(&t, i, 3), ct, ctn, &b, &n);
-		if (!rc)
-			rc = tvs_match_template_parse(&tp, b, n, TVS_MATCH_DEFAULT_MODEL);
-		tvs_vault_free_plain(b, n);
+		rc = svc_unseal_template(s, rtx, &t, i, 2, &tp);
 		if (!rc)
 			rc = tvs_gallery_add(ng.g, (uint64_t)tvs_rows_int(&t, i, 0), (uint64_t)tvs_rows_int(&t, i, 1), &tp);
 		if (!rc && (i == 0 || tvs_rows_int(&t, i, 0) != tvs_rows_int(&t, i - 1, 0)))

@@ -20,6 +20,20 @@ int svc_unseal(tvs_svc_t *s, tvs_tx_t *tx, int64_t key, const void *ct, size_t c
 	return tvs_vault_open_sealed(s->vault, tx, key, ct, ctn, p, n);
 }
 
+int svc_unseal_template(tvs_svc_t *s, tvs_tx_t *tx, const tvs_rows *r, size_t row, size_t col,
+			tvs_template *t)
+{
+	size_t ctn = 0, n = 0;
+	const void *ct = tvs_rows_blob(r, row, col, &ctn);
+	uint8_t *b = NULL;
+	int rc = svc_unseal(s, tx, tvs_rows_int(r, row, col + 1), ct, ctn, &b, &n);
+
+	if (!rc)
+		rc = tvs_match_template_parse(t, b, n, TVS_MATCH_DEFAULT_MODEL);
+	tvs_vault_free_plain(b, n);
+	return rc;
+}
+
 static int audit_key_read(tvs_svc_t *s, tvs_tx_t *tx, int *found)
 {
 	tvs_rows r = { 0 };

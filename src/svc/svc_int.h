@@ -171,6 +171,9 @@ int svc_seal(tvs_svc_t *s, tvs_tx_t *tx, const void *p, size_t n, int64_t *key, 
 /* Open what svc_seal made, reading the key through tx; *p is freed with
  * tvs_vault_free_plain(*p, *n). A shredded key is TVS_ENOTFOUND. */
 int svc_unseal(tvs_svc_t *s, tvs_tx_t *tx, int64_t key, const void *ct, size_t ctn, uint8_t **p, size_t *n);
+/* The template sealed in column col of row (its key id in col + 1). */
+int svc_unseal_template(tvs_svc_t *s, tvs_tx_t *tx, const tvs_rows *r, size_t row, size_t col,
+			tvs_template *t);
 /* Unseal the audit chain's key into s->audit_key, making it on first use. */
 int svc_audit_key_load(tvs_svc_t *s);
 
