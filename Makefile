@@ -1,7 +1,9 @@
 # tvs: a plain Makefile with pkg-config.
 #   make          build build/tvs and build/libtvs.a
 #   make models   fetch face-api weights from npm and verify their SHA-256
-#   make test     unit tests (cmocka) + parity tests against face-api
+#   make test     unit tests (cmocka) + parity tests against face-api, beside a
+#                 throwaway PostgreSQL when its binaries are installed
+#   make test-browser  the officer console's browser tests alone (also part of make test)
 #   make asan     the unit tests under AddressSanitizer + UBSan
 #   make bench    benchmarks (figures and ratios against face-api in the same script)
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (default 60)
@@ -12,7 +14,7 @@
 
 CC      ?= cc
 O       ?= build
-PKGS    := libturbojpeg libpng jansson openblas cairo libmicrohttpd sqlite3 libsodium
+PKGS    := libturbojpeg libpng jansson openblas cairo libmicrohttpd sqlite3 libsodium libpq
 OPT     ?= -O3 -g
 SAN     ?=
 # CFLAGS/LDFLAGS from the command line are appended, never replace these.
@@ -60,6 +62,8 @@ $(O)/%.o: %.c
 
 # the OpenAPI document is compiled into the server (.incbin in report.c)
 $(O)/src/svc/report.o: src/svc/openapi.json
+# so is the officer console (.incbin in console.c)
+$(O)/src/svc/console.o: web/index.html $(wildcard web/console/*)
 
 $(O)/libtvs.a: $(LIB_OBJ)
 	@rm -f $@
@@ -135,12 +139,26 @@ fuzz: $(FUZZ_BIN)
 models:
 	scripts/fetch-models.sh
 
+# The browser tests (tests/browser/*.test.mjs, executable node scripts)
+# drive Debian's headless chromium through playwright-core (npm ci) against
+# a real tvs serve, after the e2e tests; without either they skip, saying so.
+BROWSER_TESTS := $(sort $(wildcard tests/browser/*.test.mjs))
+
 # Each test binary runs from the repository root; tests that need models or
-# ../shared skip with a message when those are absent.
+# ../shared skip with a message when those are absent. scripts/with-pg.sh
+# starts a throwaway PostgreSQL (initdb in a temporary folder, a unix socket
+# only), exports TVS_TEST_PG for the store tests' PostgreSQL group, and stops
+# and removes it however the tests end; without Debian's postgresql package it
+# says so in one line and that group skips.
 test: $(O)/tvs $(TESTS) $(E2E) $(FUZZ_REPLAY)
 	@scripts/fetch-models.sh
 	@scripts/parity-vectors.sh
-	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(TESTS) $(E2E) $(FUZZ_REPLAY)
+	@TVS_BIN=$(O)/tvs scripts/with-pg.sh scripts/run-tests.sh $(TESTS) $(E2E) $(BROWSER_TESTS) $(FUZZ_REPLAY)
+
+# the officer console's browser tests alone (screenshots in out/screenshots/)
+test-browser: $(O)/tvs
+	@scripts/fetch-models.sh
+	@TVS_BIN=$(O)/tvs scripts/run-tests.sh $(BROWSER_TESTS)
 
 asan:
 	$(MAKE) O=build-asan CC=clang OPT="-O1 -g" \
@@ -152,7 +170,7 @@ bench: $(O)/tvs $(BENCHES)
 clean:
 	rm -rf build build-asan
 
-.PHONY: all models test asan bench fuzz clean
+.PHONY: all models test test-browser asan bench fuzz clean
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(E2E:=.d) $(O)/tests/e2e/e2e.d

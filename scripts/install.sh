@@ -6,7 +6,10 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libturbojpeg0-dev libpng-dev \
 libopenblas-dev libjansson-dev libcmocka-dev libcairo2-dev libfaiss-dev g++ ca-certificates \
-libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev openssl"
+libmicrohttpd-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev openssl libpq-dev postgresql"
+
+# the officer console's browser tests drive Debian's headless Chromium
+PKGS="$PKGS chromium"
 
 missing=""
 for p in $PKGS; do
@@ -21,4 +24,10 @@ if [ -n "$missing" ]; then
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 "$top/scripts/fetch-models.sh"
+# playwright-core for the browser tests, at the version package-lock.json
+# pins; it drives the chromium above and downloads no browser of its own
+if [ ! -d "$top/node_modules/playwright-core" ]; then
+	echo "install: npm ci (playwright-core)"
+	(cd "$top" && npm ci --silent --no-audit --no-fund)
+fi
 make -C "$top" -j"$(nproc)"

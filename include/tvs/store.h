@@ -1,6 +1,6 @@
 /*
- * tvs store: one SQL interface over SQLite (embedded default) and, later,
- * PostgreSQL (many nodes).
+ * tvs store: one SQL interface over SQLite (embedded default) and PostgreSQL
+ * (many nodes sharing one database).
  *
  * Callers write SQL in the subset both engines speak: '?' placeholders (the
  * PostgreSQL driver renumbers them to $n), INSERT ... RETURNING, CURRENT
@@ -17,6 +17,16 @@
  * write survives kill -9 and power loss), foreign keys on, and a busy
  * timeout; write transactions begin IMMEDIATE so two writers queue instead of
  * deadlocking on a lock upgrade.
+ *
+ * PostgreSQL differs in one way callers must mind: write transactions are
+ * READ COMMITTED and run side by side, not one at a time. Code that reads,
+ * decides and writes must lock what it read (SELECT ... FOR UPDATE) or it can
+ * act on a stale read; on SQLite the lock is implied. Read transactions see
+ * one snapshot on both. Types: INT binds as int8 (declare BIGINT columns on
+ * PostgreSQL: its INTEGER is 32 bits), REAL as float8 (DOUBLE PRECISION: its
+ * REAL is 32 bits), BLOB as bytea; TEXT cannot hold NUL bytes there; a NULL
+ * parameter is untyped, so "? IS NULL" needs CAST(? AS type). Booleans read
+ * back as INT 0/1. Details in src/store/pg.c.
  */
 #ifndef TVS_STORE_H
 #define TVS_STORE_H
@@ -67,12 +77,14 @@ int tvs_rows_is_null(const tvs_rows *r, size_t row, size_t col);
 int tvs_rows_col(const tvs_rows *r, const char *name);
 void tvs_rows_free(tvs_rows *r); /* accepts NULL and zeroed rows */
 
-/* Open url: "sqlite:PATH", a plain PATH (SQLite), or "sqlite::memory:" (one
- * shared in-memory database, for tests). "postgresql://..." is
- * TVS_EUNSUPPORTED until that backend lands. pool: connections (>= 1). */
+/* Open url: "sqlite:PATH", a plain PATH (SQLite), "sqlite::memory:" (one
+ * shared in-memory database, for tests), or "postgresql://..." /
+ * "postgres://..." (a libpq connection URI, passed on as it is; a server
+ * that cannot be reached is TVS_EIO). pool: connections (>= 1), each opened
+ * now. */
 int tvs_store_open(tvs_store_t **out, const char *url, int pool);
 void tvs_store_close(tvs_store_t *s); /* accepts NULL */
-const char *tvs_store_backend(const tvs_store_t *s); /* "sqlite" */
+const char *tvs_store_backend(const tvs_store_t *s); /* "sqlite" or "postgresql" */
 
 /* One migration: version numbers strictly increase from 1. */
 typedef struct tvs_migration {
@@ -110,9 +122,11 @@ int tvs_tx_query(tvs_tx_t *tx, const char *sql, const tvs_val *params, size_t np
 int tvs_store_exec(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, int64_t *changes);
 int tvs_store_query(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, tvs_rows *out);
 
-/* Errors: a UNIQUE / foreign-key / CHECK violation is TVS_ECONFLICT with the
- * constraint in tvs_errmsg(); a lock that outlasts the busy timeout is
- * TVS_EBUSY; a bad statement TVS_EINVAL (a programming error: the message
- * names the SQL); disk errors TVS_EIO. */
+/* Errors: a UNIQUE / foreign-key / CHECK / NOT NULL violation is
+ * TVS_ECONFLICT with the constraint in tvs_errmsg(); a lock that outlasts the
+ * busy timeout (5 s on both engines) is TVS_EBUSY, and so on PostgreSQL are a
+ * serialization failure and a deadlock: retry the transaction; a bad
+ * statement TVS_EINVAL (a programming error: the message names the SQL); disk
+ * errors and a lost connection TVS_EIO. */
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * tvs store, the engine-neutral half: URL parsing, the connection pool,
  * transactions, migrations and the result accessors. The SQL engine sits
- * behind a table of functions (store_int.h); sqlite.c is the one we have.
+ * behind a table of functions (store_int.h): sqlite.c or pg.c, chosen by the
+ * URL's prefix.
  *
  * Pool. One slot per connection, each slot also serving as the tvs_tx_t of
  * the transaction that holds it, so a begin allocates nothing. Free slots are
@@ -16,8 +17,10 @@
  * rolls back and returns the first error.
  *
  * Migrations run one per write transaction. The version is read inside it,
- * after the write lock is taken, so two processes migrating at once apply
- * each step exactly once: the second waits, then sees the first's version.
+ * after the write lock is taken (SQLite: BEGIN IMMEDIATE; PostgreSQL, whose
+ * writers do not take turns: an advisory lock, the backend's
+ * lock_migrations), so two processes migrating at once apply each step
+ * exactly once: the second waits, then sees the first's version.
  */
 #include "store/store_int.h"
 
@@ -92,8 +95,8 @@ int tvs_store_open(tvs_store_t **out, const char *url, int pool)
 	*out = NULL;
 	/* never echo a full URL: it may carry a password */
 	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11))
-		return tvs__err(TVS_EUNSUPPORTED, "store: the PostgreSQL backend is not built yet; use sqlite:PATH");
-	if (!strncmp(url, "sqlite:", 7))
+		be = &tvs__store_pg; /* libpq takes the whole URL */
+	else if (!strncmp(url, "sqlite:", 7))
 		spec = url + 7;
 	else if ((sep = strstr(url, "://")))
 		return tvs__err(TVS_EUNSUPPORTED, "store: unknown URL scheme \"%.*s\"", (int)(sep - url) % 32, url);
@@ -303,6 +306,8 @@ int tvs_store_migrate(tvs_store_t *s, const tvs_migration *m, size_t n)
 	for (;;) {
 		if ((rc = tvs_store_begin(s, 1, &tx)) < 0)
 			return rc;
+		if (s->be->lock_migrations && (rc = s->be->lock_migrations(tx->conn)) < 0)
+			goto fail_tx;
 		if ((rc = tvs_tx_exec(tx, schema_table_sql, NULL, 0, NULL)) < 0 || (rc = read_version(tx, &version)) < 0)
 			goto fail_tx;
 		if (version > last) {

@@ -1,8 +1,8 @@
 /*
  * Internal: the seam between the engine-neutral store (store.c: URL parsing,
  * the connection pool, transactions, migrations, result accessors) and one
- * SQL engine. A backend is a table of functions over an opaque connection;
- * sqlite.c is the only one today, pg.c is meant to slot in beside it.
+ * SQL engine. A backend is a table of functions over an opaque connection:
+ * sqlite.c (SQLite) and pg.c (PostgreSQL, libpq).
  *
  * A connection is used by one thread at a time (the pool guarantees it), so
  * backends need no locking of their own. Every function returns 0 or a
@@ -31,8 +31,13 @@ typedef struct tvs__store_backend {
 	/* Several statements, no parameters, no rows (migrations). */
 	int (*run_script)(void *conn, const char *script);
 	int (*has_table)(void *conn, const char *name, int *exists);
+	/* Inside a write transaction: wait until no other migrator holds the
+	 * migration lock, and hold it until the transaction ends. NULL when
+	 * begin(write) already serialises writers (SQLite). */
+	int (*lock_migrations)(void *conn);
 } tvs__store_backend;
 
 extern const tvs__store_backend tvs__store_sqlite;
+extern const tvs__store_backend tvs__store_pg;
 
 #endif
