@@ -66,6 +66,8 @@ void svc_time_str(int64_t t, char out[32])
 	X("GET", "/healthz", h_healthz, 0, 0, PUB)                                         \
 	X("GET", "/metrics", h_metrics, 0, 0, PUB)                                         \
 	X("GET", "/v1/openapi.json", h_openapi, 0, 0, PUB)                                 \
+	X("GET", "/", h_console_index, 0, 0, PUB)                                          \
+	X("GET", "/console/{file}", h_console_file, 0, 0, PUB)                             \
 	X("POST", "/v1/sessions", h_session_create, 1, 4096, PUB)                          \
 	X("DELETE", "/v1/sessions/current", h_session_delete, 1, 0, OFF | SUP | AUD | ADM) \
 	X("POST", "/v1/users", h_user_create, 1, 4096, ADM)                                \
@@ -94,6 +96,7 @@ void svc_time_str(int64_t t, char out[32])
 	X("POST", "/v1/encounters/{id}/resolve", h_encounter_resolve, 1, 4096, OFF | SUP)  \
 	X("GET", "/v1/events", h_events, 0, 0, OFF | SUP)                                  \
 	X("GET", "/v1/reports/summary", h_report_summary, 1, 0, SUP | AUD | ADM)           \
+	X("GET", "/v1/reports/timeseries", h_report_timeseries, 1, 0, SUP | AUD | ADM)     \
 	X("GET", "/v1/reports/notices", h_report_notices, 1, 0, SUP | AUD | ADM)           \
 	X("GET", "/v1/reports/retention", h_report_retention, 1, 0, SUP | AUD | ADM)       \
 	X("POST", "/v1/retention/run", h_retention_run, 1, 0, ADM)                         \

@@ -358,6 +358,9 @@ SVC_HANDLER(h_encounter_image);
 SVC_HANDLER(h_encounter_resolve);
 SVC_HANDLER(h_events);
 SVC_HANDLER(h_report_summary);
+SVC_HANDLER(h_report_timeseries);
+SVC_HANDLER(h_console_index);
+SVC_HANDLER(h_console_file);
 
 
 extern const struct tvs_migration svc_migrations[];

@@ -83,6 +83,8 @@ static void build_table(void)
 	add("GET", "/healthz", NULL, ALL);
 	add("GET", "/metrics", NULL, ALL);
 	add("GET", "/v1/openapi.json", NULL, ALL);
+	add("GET", "/", NULL, ALL);
+	add("GET", "/console/app.js", NULL, ALL);
 	add("POST", "/v1/sessions", json_pack("{s:s,s:s}", "username", "officer1", "password", E2E_PASSWORD),
 	    ALL);
 	add("DELETE", "/v1/sessions/current", NULL, USERS);
@@ -140,6 +142,8 @@ static void build_table(void)
 	e2e_time_str(now - 86400, t0);
 	e2e_time_str(now + 86400, t1);
 	snprintf(p, sizeof(p), "/v1/reports/summary?from=%s&to=%s", t0, t1);
+	add("GET", p, NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
+	snprintf(p, sizeof(p), "/v1/reports/timeseries?from=%s&to=%s&bucket=hour", t0, t1);
 	add("GET", p, NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
 	add("GET", "/v1/reports/notices", NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
 	add("GET", "/v1/reports/retention", NULL, B(R_SUPER) | B(R_AUDITOR) | B(R_ADMIN));
@@ -262,6 +266,67 @@ static void test_login_throttle(void **state)
 	json_decref(j);
 }
 
+/* The console's pages are public, but a device's API key opens none of the
+ * data behind them: every endpoint the console reads or writes is 403 for
+ * the key in X-Api-Key, and 401 for the key sent as a bearer token (which
+ * is all the console's pages can send). The browser side of this is in
+ * tests/browser/console.test.mjs. */
+static void test_device_key_console(void **state)
+{
+	const char *key = strchr(w.device.header, ':') + 2;
+	e2e_cred as_bearer = e2e_bearer(key);
+	char enc[64], img[96], res[96], portrait[96], series[160], t0[32], t1[32];
+	json_t *j;
+	e2e_resp r;
+	int64_t now = e2e_now();
+
+	(void)state;
+	E2E_REQUIRE(&e2e_srv);
+	j = e2e_call(&e2e_srv, "GET", "/v1/encounters?status=all", &w.officer, NULL, 200);
+	snprintf(enc, sizeof(enc), "/v1/encounters/%lld",
+		 (long long)e2e_jint(json_array_get(e2e_jarr(j, "encounters"), 0), "id"));
+	json_decref(j);
+	snprintf(img, sizeof(img), "%s/image?purpose=console", enc);
+	snprintf(res, sizeof(res), "%s/resolve", enc);
+	snprintf(portrait, sizeof(portrait), "/v1/portraits/%lld/image?purpose=console", (long long)w.portrait_id[0]);
+	e2e_time_str(now - 3600, t0);
+	e2e_time_str(now + 3600, t1);
+	snprintf(series, sizeof(series), "/v1/reports/timeseries?from=%s&to=%s", t0, t1);
+	{
+		const char *const console[][2] = {
+			{ "GET", "/v1/encounters?status=all" }, { "GET", enc }, { "GET", img }, { "GET", portrait },
+			{ "POST", res }, { "GET", "/v1/events" }, { "GET", "/v1/manifests" }, { "GET", "/v1/notices" },
+			{ "GET", "/v1/locations" }, { "GET", "/v1/ports" }, { "GET", "/v1/reports/summary" },
+			{ "GET", series }, { "GET", "/v1/reports/retention" }, { "GET", "/v1/audit" },
+			{ "GET", "/v1/audit/verify" }, { "GET", "/v1/reports/access" },
+		};
+
+		for (size_t i = 0; i < sizeof(console) / sizeof(console[0]); i++) {
+			const char *body = !strcmp(console[i][0], "POST") ? "{\"outcome\": \"verified\"}" : NULL;
+			char what[200];
+
+			snprintf(what, sizeof(what), "%s %s with a device key", console[i][0], console[i][1]);
+			e2e_request(&e2e_srv,
+				    &(e2e_req){ .method = console[i][0], .path = console[i][1], .cred = &w.device, .body = body },
+				    &r);
+			e2e_check_error(&r, 403, "forbidden", what);
+			e2e_resp_free(&r);
+			snprintf(what, sizeof(what), "%s %s with a device key as a bearer token", console[i][0], console[i][1]);
+			e2e_request(&e2e_srv,
+				    &(e2e_req){ .method = console[i][0], .path = console[i][1], .cred = &as_bearer,
+						.body = body },
+				    &r);
+			e2e_check_error(&r, 401, "unauthenticated", what);
+			e2e_resp_free(&r);
+		}
+	}
+	/* the pages themselves hold no data and open for anyone */
+	e2e_request_raw(&e2e_srv, &(e2e_req){ .path = "/", .cred = &w.device }, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.headers, "text/html"));
+	e2e_resp_free(&r);
+}
+
 static void test_bad_credentials(void **state)
 {
 	e2e_cred c, ended;
@@ -324,6 +389,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_matrix),
+		cmocka_unit_test(test_device_key_console),
 		cmocka_unit_test(test_bad_credentials),
 		cmocka_unit_test(test_login_throttle),
 	};
