@@ -223,7 +223,10 @@ SVC_HANDLER(h_encounter_image)
 			"encounter");
 }
 
-static const char *const outcomes[] = { "verified", "referred", "denied", NULL };
+/* opted_out: the traveler declined the photo at the officer's desk (shown
+ * the notice); only citizens may, so by default it resolves as a citizen
+ * and the capture is shredded with the resolution. */
+static const char *const outcomes[] = { "verified", "referred", "denied", "opted_out", NULL };
 static const char *const citizen_states[] = { "yes", "no", "unknown", NULL };
 
 SVC_HANDLER(h_encounter_resolve)
@@ -277,7 +280,7 @@ SVC_HANDLER(h_encounter_resolve)
 			citizen = tvs_rows_int(&r, 0, 0) ? "yes" : "no";
 	}
 	if (!citizen)
-		citizen = "unknown";
+		citizen = !strcmp(outcome, "opted_out") ? "yes" : "unknown";
 	rc = tvs_tx_exec(tx, "UPDATE encounters SET status = 'resolved' WHERE id = ? AND status = 'pending'",
 			 (tvs_val[]){ TVS_VINT(id) }, 1, &changed);
 	if (!rc)

@@ -300,6 +300,8 @@ test('an opt-out is recorded with the notice shown to the traveler', async () =>
   await page.locator(`#enc-${imp[0]}[data-status=resolved]`).waitFor({ timeout: 3000 });
   const e = await call('GET', `/v1/encounters/${imp[0]}`, { bearer: await token('officer1') });
   assert(/opt-out recorded: notice 2025-1 shown/.test(e.data.resolution.note || ''), `note: ${e.data.resolution.note}`);
+  assert(e.data.resolution.outcome === 'opted_out', `outcome: ${e.data.resolution.outcome}`);
+  assert(!e.data.has_image, 'an opt-out keeps no image, yet the capture is still stored');
 });
 
 // Captures spread over the last hours (a device may date a capture in the

@@ -381,7 +381,7 @@ export function mountOfficer(root) {
     dlg.returnValue = '';
     dlg.addEventListener('close', () => {
       if (dlg.returnValue === 'confirm' && st.detail && st.detail.id === d.id) {
-        resolve(d, 'verified', `opt-out recorded: notice ${n ? n.version : '(none posted)'} shown to the traveler; identity verified by manual document check`);
+        resolve(d, 'opted_out', `opt-out recorded: notice ${n ? n.version : '(none posted)'} shown to the traveler`);
       } else {
         list.focus({ preventScroll: true });
       }
