@@ -6,10 +6,10 @@
  * entry onto the head's hash, inserts the row and moves the head, all in the
  * caller's write transaction. SQLite has one writer at a time (write
  * transactions begin IMMEDIATE), so two appends can never read the same
- * head. PostgreSQL will need the head row locked for the rest of the
- * transaction: "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
- * the genesis head row the schema inserts exists so that there is always a
- * row to lock, even before the first append.
+ * head. On PostgreSQL the head row is locked for the rest of the
+ * transaction instead (read_head's first statement); the genesis head row
+ * the schema inserts exists so that there is always a row to lock, even
+ * before the first append.
  *
  * Verify walks the rows in seq order, a page at a time inside one read
  * transaction (a snapshot: appends committed meanwhile are not seen, so they
@@ -209,8 +209,14 @@ static int read_head(tvs_tx_t *tx, int64_t *seq, uint8_t prev[HASH])
 	int64_t hs;
 	int rc, consistent;
 
-	/* PostgreSQL: append " FOR UPDATE" so concurrent appends queue here */
-	rc = tvs_tx_query(tx, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, &head);
+	/* Take the head's row lock before reading it, so concurrent appends
+	 * queue here: a no-op UPDATE locks the row on PostgreSQL (READ
+	 * COMMITTED writers run side by side) and is simply the writer's
+	 * first write on SQLite, where writers are serial anyway. One text
+	 * for both engines, which FOR UPDATE would not be. */
+	rc = tvs_tx_exec(tx, "UPDATE audit_head SET seq = seq WHERE id = 1", NULL, 0, NULL);
+	if (!rc)
+		rc = tvs_tx_query(tx, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, &head);
 	if (rc)
 		goto out;
 	rc = tvs_tx_query(tx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL, 0, &last);

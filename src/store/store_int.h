@@ -40,4 +40,7 @@ typedef struct tvs__store_backend {
 extern const tvs__store_backend tvs__store_sqlite;
 extern const tvs__store_backend tvs__store_pg;
 
+/* A migration's SQLite DDL with PostgreSQL's types (store.c); caller frees. */
+char *tvs__store_ddl_for_postgresql(const char *sqlite_ddl);
+
 #endif

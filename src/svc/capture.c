@@ -249,7 +249,8 @@ static int document_score(tvs_svc_t *s, const char *number, const char *state, c
 		rc = tvs_tx_query(tx,
 				  "SELECT d.id, p.template, p.template_key FROM documents d"
 				  " JOIN portraits p ON p.document_id = d.id"
-				  " WHERE d.number = ? AND (? IS NULL OR d.issuing_state = ?) AND p.template IS NOT NULL",
+				  " WHERE d.number = ? AND (CAST(? AS TEXT) IS NULL OR d.issuing_state = ?)"
+				  " AND p.template IS NOT NULL",
 				  (tvs_val[]){ TVS_VTEXT(number), TVS_VTEXT(state), TVS_VTEXT(state) }, 3, &r);
 	for (size_t i = 0; !rc && i < r.nrows; i++) {
 		tvs_template t;

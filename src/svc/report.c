@@ -157,8 +157,9 @@ SVC_HANDLER(h_report_summary)
 	rc = tvs_store_query(
 		s->store,
 		"SELECT p.code, p.mode, count(*),"
-		" sum(e.decision = 'MATCH'), sum(e.decision = 'NO_MATCH'), sum(e.decision = 'RETAKE'),"
-		" sum(e.decision = 'IMPOSTOR_SUSPECTED'), sum(e.decision = 'OPT_OUT'), sum(e.status = 'resolved')"
+		" count(*) FILTER (WHERE e.decision = 'MATCH'), count(*) FILTER (WHERE e.decision = 'NO_MATCH'),"
+		" count(*) FILTER (WHERE e.decision = 'RETAKE'), count(*) FILTER (WHERE e.decision = 'IMPOSTOR_SUSPECTED'),"
+		" count(*) FILTER (WHERE e.decision = 'OPT_OUT'), count(*) FILTER (WHERE e.status = 'resolved')"
 		" FROM encounters e JOIN locations l ON l.id = e.location_id JOIN ports p ON p.id = l.port_id"
 		" WHERE e.captured_at >= ? AND e.captured_at < ? GROUP BY p.code, p.mode ORDER BY p.code",
 		(tvs_val[]){ TVS_VINT(from), TVS_VINT(to) }, 2, &r);

@@ -265,11 +265,11 @@ int svc_retention_report(tvs_svc_t *s, int64_t now, json_t **out)
 	json_t *cats;
 	int rc = tvs_store_query(
 		s->store,
-		"SELECT category, count(*), sum(image_key IS NOT NULL),"
+		"SELECT category, count(*), count(*) FILTER (WHERE image_key IS NOT NULL),"
 		" min(CASE WHEN image_key IS NOT NULL THEN captured_at END),"
 		" min(CASE WHEN image_key IS NOT NULL THEN bio_purge_at END),"
-		" sum(image_key IS NOT NULL AND bio_purge_at <= ?), min(record_purge_at), min(captured_at)"
-		" FROM encounters GROUP BY category ORDER BY category",
+		" count(*) FILTER (WHERE image_key IS NOT NULL AND bio_purge_at <= ?), min(record_purge_at),"
+		" min(captured_at) FROM encounters GROUP BY category ORDER BY category NULLS FIRST",
 		(tvs_val[]){ TVS_VINT(now) }, 1, &r);
 
 	*out = NULL;

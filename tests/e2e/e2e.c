@@ -14,11 +14,15 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+#include "tvs/error.h"
+#include "tvs/vault.h"
+#include "tvs/store.h"
 #include "tvs/face.h"
 #include "tvs/img.h"
 #include "tvs/quality.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -107,6 +111,79 @@ static void write_text(const char *path, const char *text)
 	}
 }
 
+static int on_pg; /* the group now running is the PostgreSQL pass */
+
+/* A schema of its own on $TVS_TEST_PG, named after the folder, and the URL
+ * that makes it the search path. */
+static int pg_schema(e2e_server *s)
+{
+	const char *base = getenv("TVS_TEST_PG");
+	char sql[128], name[48];
+	tvs_store_t *st = NULL;
+	int rc;
+
+	snprintf(name, sizeof(name), "e2e_%s", strrchr(s->dir, '-') + 1);
+	for (char *p = name; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", name);
+	rc = tvs_store_open(&st, base, 1);
+	if (!rc)
+		rc = tvs_store_exec(st, sql, NULL, 0, NULL);
+	tvs_store_close(st);
+	if (rc) {
+		fprintf(stderr, "e2e: PostgreSQL schema %s: %s\n", name, tvs_errmsg());
+		return -1;
+	}
+	snprintf(s->db, sizeof(s->db), "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?", name);
+	s->pg = 1;
+	return 0;
+}
+
+static void pg_drop(e2e_server *s)
+{
+	const char *q = strstr(s->db, "search_path%3D");
+	char sql[128];
+	tvs_store_t *st = NULL;
+
+	if (!s->pg || !q || tvs_store_open(&st, getenv("TVS_TEST_PG"), 1))
+		return;
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", q + strlen("search_path%3D"));
+	tvs_store_exec(st, sql, NULL, 0, NULL);
+	tvs_store_close(st);
+}
+
+int e2e_run_both(const char *name, const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+		 CMFixtureFunction teardown)
+{
+	char pgname[96];
+	const char *pg = getenv("TVS_TEST_PG"), *pass = getenv("TVS_E2E_PASS");
+	pid_t pid;
+	int rc, st;
+
+	snprintf(pgname, sizeof(pgname), "%s_postgresql", name);
+	if (pass && !strcmp(pass, "postgresql")) {
+		on_pg = 1;
+		return _cmocka_run_group_tests(pgname, tests, n, setup, teardown);
+	}
+	rc = _cmocka_run_group_tests(name, tests, n, setup, teardown);
+	if (!pg || !*pg) {
+		printf("# %s: no PostgreSQL (TVS_TEST_PG unset): the SQLite pass only\n", name);
+		return rc;
+	}
+	/* the PostgreSQL pass in a fresh process: the tests keep state in
+	 * statics (tokens, counters) that a second pass here would inherit */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		setenv("TVS_E2E_PASS", "postgresql", 1);
+		execl("/proc/self/exe", "e2e-postgresql", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		rc |= 1;
+	return rc;
+}
+
 int e2e_server_init(e2e_server *s)
 {
 	char pw[160];
@@ -120,7 +197,14 @@ int e2e_server_init(e2e_server *s)
 		return -1;
 	}
 	snprintf(s->db, sizeof(s->db), "%s/tvs.db", s->dir);
+	snprintf(s->key, sizeof(s->key), "%s/tvs.key", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/log", s->dir);
+	if (tvs_vault_create_key_file(s->key)) {
+		fprintf(stderr, "e2e: %s: %s\n", s->key, tvs_errmsg());
+		return -1;
+	}
+	if (on_pg && pg_schema(s))
+		return -1;
 	snprintf(pw, sizeof(pw), "%s/admin.pw", s->dir);
 	write_text(pw, E2E_PASSWORD "\n");
 	{
@@ -171,6 +255,8 @@ int e2e_server_start(e2e_server *s, const char *const *extra)
 	argv[n++] = "serve";
 	argv[n++] = "--db";
 	argv[n++] = s->db;
+	argv[n++] = "--key-file";
+	argv[n++] = s->key;
 	argv[n++] = "--port";
 	argv[n++] = "0";
 	argv[n++] = "--port-file";
@@ -282,6 +368,7 @@ void e2e_server_cleanup(e2e_server *s)
 {
 	if (s->pid)
 		e2e_server_stop(s, SIGKILL);
+	pg_drop(s);
 	if (s->dir[0] && !getenv("E2E_KEEP"))
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	else if (s->dir[0])

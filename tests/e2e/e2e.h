@@ -31,7 +31,9 @@
 
 typedef struct e2e_server {
 	char dir[64];       /* temporary folder, removed by e2e_server_cleanup */
-	char db[128];       /* "DIR/tvs.db" */
+	char db[256];       /* "DIR/tvs.db", or a PostgreSQL URL on a schema of its own */
+	char key[128];      /* "DIR/tvs.key": the master key, passed as --key-file */
+	int pg;             /* 1: the store is PostgreSQL (no database file to look at) */
 	char log[128];      /* "DIR/log" */
 	pid_t pid;          /* 0 when not running */
 	int port;
@@ -46,6 +48,14 @@ const char *e2e_bin(void);
 /* NULL when the binary (with its serve command) and the models are there;
  * otherwise why the e2e tests cannot run. */
 const char *e2e_missing(void);
+
+/* Run the cmocka group on SQLite, then again on PostgreSQL when
+ * $TVS_TEST_PG names a server (make test starts one: scripts/with-pg.sh),
+ * each server then on a fresh schema of it. */
+#define E2E_RUN(name, tests, setup, teardown) \
+	e2e_run_both(name, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+int e2e_run_both(const char *name, const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+		 CMFixtureFunction teardown);
 
 /* Make the folder and the admin user (username "admin", E2E_PASSWORD).
  * 0 or -1 (with a message printed). */

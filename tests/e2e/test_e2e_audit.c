@@ -28,7 +28,7 @@ static void copy_store(const char *name, char out[256])
 	char cmd[1024];
 
 	snprintf(out, 256, "%s/%s.db", e2e_srv.dir, name);
-	snprintf(cmd, sizeof(cmd), "cp %s %s && cp -p %s.key %s.key", e2e_srv.db, out, e2e_srv.db, out);
+	snprintf(cmd, sizeof(cmd), "cp %s %s && cp -p %s %s.key", e2e_srv.db, out, e2e_srv.key, out);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -136,6 +136,11 @@ static void test_audit_chain(void **state)
 
 	/* stopped, the store verifies from the command line */
 	assert_int_equal(e2e_server_stop(&e2e_srv, SIGTERM), 0);
+	if (e2e_srv.pg) {
+		/* the tampering below edits copies of a database file */
+		print_message("[ SKIP     ] e2e_audit: tampering with copies needs the SQLite file\n");
+		return;
+	}
 	copy_store("intact", db);
 	j = verify(db, &st);
 	assert_int_equal(st, 0);
@@ -167,5 +172,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_audit_chain),
 	};
-	return cmocka_run_group_tests_name("e2e_audit", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_audit", tests, e2e_group_setup, e2e_group_teardown);
 }

@@ -393,5 +393,5 @@ int main(void)
 		cmocka_unit_test(test_bad_credentials),
 		cmocka_unit_test(test_login_throttle),
 	};
-	return cmocka_run_group_tests_name("e2e_authz", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_authz", tests, e2e_group_setup, e2e_group_teardown);
 }

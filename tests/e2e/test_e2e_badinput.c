@@ -698,5 +698,5 @@ int main(void)
 		cmocka_unit_test(test_unknown_ids_and_routes),
 		cmocka_unit_test(test_no_gallery),
 	};
-	return cmocka_run_group_tests_name("e2e_badinput", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_badinput", tests, e2e_group_setup, e2e_group_teardown);
 }

@@ -207,5 +207,5 @@ int main(void)
 		cmocka_unit_test(test_capture_with_mrz),
 		cmocka_unit_test(test_paxlst_manifest),
 	};
-	return cmocka_run_group_tests_name("e2e_documents", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_documents", tests, e2e_group_setup, e2e_group_teardown);
 }

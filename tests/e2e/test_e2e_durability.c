@@ -257,5 +257,5 @@ int main(void)
 		cmocka_unit_test(test_acknowledged_captures_survive_kill9),
 		cmocka_unit_test(test_sigterm_drains),
 	};
-	return cmocka_run_group_tests_name("e2e_durability", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_durability", tests, e2e_group_setup, e2e_group_teardown);
 }

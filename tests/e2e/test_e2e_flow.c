@@ -811,5 +811,5 @@ int main(void)
 		cmocka_unit_test(test_restart_keeps_gallery),
 		cmocka_unit_test(test_document_upsert),
 	};
-	return cmocka_run_group_tests_name("e2e_flow", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_flow", tests, e2e_group_setup, e2e_group_teardown);
 }

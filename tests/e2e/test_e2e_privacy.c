@@ -115,13 +115,18 @@ static void scan(const char *what, const struct blob *hay, const float *desc)
 
 static void test_nothing_biometric_on_disk(void **state)
 {
-	char path[192];
+	char path[300];
 	float desc[TVS_FACE_DESC_DIM];
 	struct blob db, wal, log;
 	json_t *r;
 
 	(void)state;
 	E2E_REQUIRE(&e2e_srv);
+	if (e2e_srv.pg) {
+		/* PostgreSQL's files belong to its server; the scan is of SQLite's */
+		print_message("[ SKIP     ] e2e_privacy: the on-disk scan reads the SQLite file and WAL\n");
+		skip();
+	}
 	e2e_world_setup(&e2e_srv, &w, 3);
 	/* a stranger (NO_MATCH keeps the capture) and two travelers (a
 	 * non-citizen's match keeps it too) */
@@ -169,5 +174,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nothing_biometric_on_disk),
 	};
-	return cmocka_run_group_tests_name("e2e_privacy", tests, e2e_group_setup, e2e_group_teardown);
+	return E2E_RUN("e2e_privacy", tests, e2e_group_setup, e2e_group_teardown);
 }

@@ -47,11 +47,12 @@ static int setup(void **state)
 /* `tvs retention SUB --db ... --now T`, its JSON output parsed. */
 static json_t *retention(const char *sub, int64_t now)
 {
-	char cmd[512], line[4096];
+	char cmd[1024], line[4096];
 	FILE *p;
 	json_t *j;
 
-	snprintf(cmd, sizeof(cmd), "%s retention %s --db %s --now %lld", e2e_bin(), sub, e2e_srv.db, (long long)now);
+	snprintf(cmd, sizeof(cmd), "%s retention %s --db '%s' --key-file %s --now %lld", e2e_bin(), sub, e2e_srv.db,
+		 e2e_srv.key, (long long)now);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	if (!fgets(line, sizeof(line), p))
@@ -130,7 +131,7 @@ static int open_with_master(int64_t key, const uint8_t *ct, size_t n)
 	size_t len = 0;
 	int rc;
 
-	snprintf(kf, sizeof(kf), "%s.key", e2e_srv.db);
+	snprintf(kf, sizeof(kf), "%s", e2e_srv.key);
 	assert_int_equal(tvs_vault_open(&v, kf), 0);
 	assert_int_equal(tvs_store_open(&st, e2e_srv.db, 1), 0);
 	assert_int_equal(tvs_store_begin(st, 0, &tx), 0);
@@ -273,5 +274,5 @@ int main(void)
 		cmocka_unit_test(test_retention_by_category),
 		cmocka_unit_test(test_notice_report),
 	};
-	return cmocka_run_group_tests_name("e2e_retention", tests, setup, e2e_group_teardown);
+	return E2E_RUN("e2e_retention", tests, setup, e2e_group_teardown);
 }

@@ -255,5 +255,5 @@ int main(void)
 		cmocka_unit_test(test_bad_tls_files_stop_startup),
 		cmocka_unit_test(test_still_healthy_and_stops_cleanly),
 	};
-	return cmocka_run_group_tests_name("e2e_tls", tests, group_setup, group_teardown);
+	return E2E_RUN("e2e_tls", tests, group_setup, group_teardown);
 }
