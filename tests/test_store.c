@@ -12,7 +12,10 @@
  * failure, deadlock, bad data, a killed connection and its recovery), bytea
  * with every byte value, int64 and float extremes, NULLs of every type, '?'
  * inside literals and comments, session settings and isolation levels, and a
- * serial section (SELECT ... FOR UPDATE) under two threads.
+ * serial section (SELECT ... FOR UPDATE) under two threads; LISTEN/NOTIFY:
+ * a round trip, the payload limit, a notification in a rolled-back
+ * transaction never delivered, and a listener whose backend the server
+ * terminates reconnecting (SQLite answers TVS_EUNSUPPORTED).
  *
  * A "fresh database" is, for SQLite, a new in-memory database or a file in a
  * mkdtemp folder under /tmp removed at the end; for PostgreSQL, a new schema
@@ -1174,6 +1177,160 @@ static void pg_serial_section(void **state)
 	tvs_store_close(s);
 }
 
+/* ---- notifications ---- */
+
+/* A channel no other test (or process) listens on. */
+static void channel_name(char *buf, size_t cap)
+{
+	snprintf(buf, cap, "tvs_test_%d_%d", (int)getpid(), ++be.seq);
+}
+
+/* The next notification within a generous bound (not a timing check):
+ * fails the test on an error or if none comes. */
+static void expect_payload(tvs_store_listener_t *l, const char *want)
+{
+	char buf[TVS_STORE_PAYLOAD_MAX + 1];
+	int got = TVS_LISTEN_NONE;
+
+	for (int i = 0; i < 30 && got == TVS_LISTEN_NONE; i++)
+		assert_int_equal(tvs_listener_wait(l, 1000, buf, sizeof(buf), &got), 0);
+	assert_int_equal(got, TVS_LISTEN_PAYLOAD);
+	assert_string_equal(buf, want);
+}
+
+static void notify_unsupported(void **state)
+{
+	tvs_store_t *s = NULL;
+	tvs_store_listener_t *l = (void *)1;
+
+	(void)state;
+	assert_int_equal(tvs_store_open(&s, "sqlite::memory:", 1), 0);
+	assert_int_equal(tvs_store_notify(s, NULL, "tvs_events", "x"), TVS_EUNSUPPORTED);
+	assert_int_equal(tvs_store_listen("sqlite::memory:", "tvs_events", &l), TVS_EUNSUPPORTED);
+	assert_null(l);
+	tvs_store_close(s);
+}
+
+static void pg_notify_listen(void **state)
+{
+	tvs_store_t *s = open_fresh(1);
+	tvs_store_listener_t *l = NULL;
+	char ch[48], url[512], buf[16];
+	int got = -1;
+
+	(void)state;
+	channel_name(ch, sizeof(ch));
+	fresh_url(url, sizeof(url), NULL);
+	assert_int_equal(tvs_store_listen(url, "Bad-Name", &l), TVS_EINVAL);
+	assert_int_equal(tvs_store_notify(s, NULL, "1abc", "x"), TVS_EINVAL);
+	assert_int_equal(tvs_store_listen(url, ch, &l), 0);
+	/* nothing sent: the wait times out */
+	assert_int_equal(tvs_listener_wait(l, 0, buf, sizeof(buf), &got), 0);
+	assert_int_equal(got, TVS_LISTEN_NONE);
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "one"), 0);
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "two, \"quoted\" ünïcode"), 0);
+	expect_payload(l, "one");
+	expect_payload(l, "two, \"quoted\" ünïcode");
+	/* a payload longer than the caller's buffer is refused, not cut */
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "sixteen bytes!!!"), 0);
+	for (int i = 0, rc = 0; i < 30 && rc != TVS_ETOOBIG; i++) {
+		rc = tvs_listener_wait(l, 1000, buf, sizeof(buf), &got);
+		assert_true(rc == 0 || rc == TVS_ETOOBIG);
+		assert_int_equal(got, TVS_LISTEN_NONE);
+		if (i == 29)
+			fail_msg("the oversized notification never came");
+	}
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "fits"), 0);
+	expect_payload(l, "fits");
+	tvs_listener_close(l);
+	tvs_store_close(s);
+}
+
+static void pg_notify_too_long(void **state)
+{
+	tvs_store_t *s = open_fresh(1);
+	tvs_store_listener_t *l = NULL;
+	char *big = malloc(TVS_STORE_PAYLOAD_MAX + 2);
+	char ch[48], url[512];
+
+	(void)state;
+	assert_non_null(big);
+	channel_name(ch, sizeof(ch));
+	fresh_url(url, sizeof(url), NULL);
+	assert_int_equal(tvs_store_listen(url, ch, &l), 0);
+	memset(big, 'a', TVS_STORE_PAYLOAD_MAX + 1);
+	big[TVS_STORE_PAYLOAD_MAX + 1] = '\0';
+	assert_int_equal(tvs_store_notify(s, NULL, ch, big), TVS_ETOOBIG);
+	big[TVS_STORE_PAYLOAD_MAX] = '\0'; /* the longest PostgreSQL takes */
+	assert_int_equal(tvs_store_notify(s, NULL, ch, big), 0);
+	expect_payload(l, big);
+	free(big);
+	tvs_listener_close(l);
+	tvs_store_close(s);
+}
+
+static void pg_notify_in_transaction(void **state)
+{
+	tvs_store_t *s = open_fresh(1);
+	tvs_store_listener_t *l = NULL;
+	char ch[48], url[512];
+	tvs_tx_t *tx;
+
+	(void)state;
+	channel_name(ch, sizeof(ch));
+	fresh_url(url, sizeof(url), NULL);
+	assert_int_equal(tvs_store_listen(url, ch, &l), 0);
+	assert_int_equal(tvs_store_begin(s, 1, &tx), 0);
+	assert_int_equal(tvs_tx_exec(tx, "INSERT INTO t (k, v) VALUES ('a', 1)", NULL, 0, NULL), 0);
+	assert_int_equal(tvs_store_notify(s, tx, ch, "rolled back"), 0);
+	tvs_tx_rollback(tx);
+	assert_int_equal(tvs_store_begin(s, 1, &tx), 0);
+	assert_int_equal(tvs_store_notify(s, tx, ch, "committed"), 0);
+	assert_int_equal(tvs_store_notify(s, tx, ch, "committed too"), 0);
+	assert_int_equal(tvs_tx_commit(tx), 0);
+	/* notifications arrive in commit order: had the first gone out, it
+	 * would come before this one */
+	expect_payload(l, "committed");
+	expect_payload(l, "committed too");
+	tvs_listener_close(l);
+	tvs_store_close(s);
+}
+
+static void pg_listener_reconnects(void **state)
+{
+	tvs_store_t *s = open_fresh(1);
+	tvs_store_listener_t *l = NULL;
+	char ch[48], url[512], sql[160], buf[64];
+	int got = TVS_LISTEN_NONE;
+	tvs_rows r;
+
+	(void)state;
+	channel_name(ch, sizeof(ch));
+	fresh_url(url, sizeof(url), NULL);
+	assert_int_equal(tvs_store_listen(url, ch, &l), 0);
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "before"), 0);
+	expect_payload(l, "before");
+	/* the server ends the listener's backend, as a restart or an operator would */
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN %s'"
+		 " AND pid <> pg_backend_pid()", ch);
+	r = query1(s, sql, NULL, 0);
+	assert_int_equal(r.nrows, 1);
+	assert_int_equal(tvs_rows_int(&r, 0, 0), 1);
+	tvs_rows_free(&r);
+	for (int i = 0; i < 30 && got != TVS_LISTEN_GAP; i++) {
+		int rc = tvs_listener_wait(l, 1000, buf, sizeof(buf), &got);
+		assert_true(rc == 0 || rc == TVS_EIO);
+		assert_int_not_equal(got, TVS_LISTEN_PAYLOAD);
+	}
+	assert_int_equal(got, TVS_LISTEN_GAP);
+	/* listening again on a new backend */
+	assert_int_equal(tvs_store_notify(s, NULL, ch, "after"), 0);
+	expect_payload(l, "after");
+	tvs_listener_close(l);
+	tvs_store_close(s);
+}
+
 static void pg_unavailable(void **state)
 {
 	(void)state;
@@ -1184,7 +1341,8 @@ static void pg_unavailable(void **state)
 #define BOTH_TESTS(X)                                                                                                  \
 	X(urls) X(migrate) X(migrate_two_processes) X(values) X(errors) X(pool_exhaustion) X(concurrent_writers)
 #define PG_TESTS(X) X(pg_session) X(pg_sqlstates) X(pg_bytea) X(pg_numbers) X(pg_nulls) X(pg_placeholders)          \
-	X(pg_deadlock) X(pg_serial_section)
+	X(pg_deadlock) X(pg_serial_section) X(pg_notify_listen) X(pg_notify_too_long) X(pg_notify_in_transaction)     \
+	X(pg_listener_reconnects)
 
 #define SQLITE_TEST(f) cmocka_unit_test(f),
 #define PG_TEST(f) cmocka_unit_test_teardown(f, drop_schemas),
@@ -1192,7 +1350,8 @@ static void pg_unavailable(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest sqlite_tests[] = {BOTH_TESTS(SQLITE_TEST) cmocka_unit_test(file_db)};
+	const struct CMUnitTest sqlite_tests[] = {BOTH_TESTS(SQLITE_TEST) cmocka_unit_test(file_db),
+					      cmocka_unit_test(notify_unsupported)};
 	const struct CMUnitTest pg_tests[] = {BOTH_TESTS(PG_TEST) PG_TESTS(PG_TEST)};
 	const struct CMUnitTest pg_skipped[] = {BOTH_TESTS(PG_SKIPPED) PG_TESTS(PG_SKIPPED)};
 	int failed;

@@ -122,6 +122,43 @@ int tvs_tx_query(tvs_tx_t *tx, const char *sql, const tvs_val *params, size_t np
 int tvs_store_exec(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, int64_t *changes);
 int tvs_store_query(tvs_store_t *s, const char *sql, const tvs_val *params, size_t np, tvs_rows *out);
 
+/* Notifications (PostgreSQL's LISTEN/NOTIFY; another engine answers
+ * TVS_EUNSUPPORTED). A channel is 1..63 characters of [a-z0-9_], not
+ * starting with a digit; a payload is text shorter than
+ * TVS_STORE_PAYLOAD_MAX + 1 bytes (PostgreSQL refuses 8000 and more):
+ * longer is TVS_ETOOBIG. Delivery is at most once, to listeners connected
+ * when the notification commits, on the same database (every schema: put a
+ * namespace in the payload where that matters). */
+#define TVS_STORE_PAYLOAD_MAX 7999
+
+/* Send payload on channel. tx NULL: at once, in a statement of its own; a
+ * transaction of s: sent only if and when tx commits (use this for news of
+ * what tx writes), and a failure kills tx like any failed statement. */
+int tvs_store_notify(tvs_store_t *s, tvs_tx_t *tx, const char *channel, const char *payload);
+
+typedef struct tvs_store_listener tvs_store_listener_t;
+
+/* What tvs_listener_wait delivered in *got. */
+enum tvs_listen_got {
+	TVS_LISTEN_NONE = 0,    /* the timeout passed */
+	TVS_LISTEN_PAYLOAD = 1, /* one notification's payload */
+	TVS_LISTEN_GAP = 2,     /* the connection was lost and is back, listening again: notifications sent
+				 * meanwhile are lost, so resynchronise from the tables */
+};
+
+/* Listen on channel over a connection of its own to url (the URL a store
+ * was opened with; not a pool connection). Caller closes *out with
+ * tvs_listener_close. One thread at a time may use a listener. */
+int tvs_store_listen(const char *url, const char *channel, tvs_store_listener_t **out);
+
+/* Wait up to timeout_ms (>= 0) for the next notification: its payload goes
+ * to payload (NUL-terminated; cap TVS_STORE_PAYLOAD_MAX + 1 holds any) and
+ * *got says what came. A lost connection is re-opened here; while that
+ * fails, the call waits out its timeout and returns TVS_EIO (call again). A
+ * payload longer than cap - 1 is dropped: TVS_ETOOBIG. */
+int tvs_listener_wait(tvs_store_listener_t *l, int timeout_ms, char *payload, size_t cap, int *got);
+void tvs_listener_close(tvs_store_listener_t *l); /* accepts NULL */
+
 /* Errors: a UNIQUE / foreign-key / CHECK / NOT NULL violation is
  * TVS_ECONFLICT with the constraint in tvs_errmsg(); a lock that outlasts the
  * busy timeout (5 s on both engines) is TVS_EBUSY, and so on PostgreSQL are a

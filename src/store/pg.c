@@ -62,6 +62,18 @@
  * (reconnected and set up again) before its next use; inside a transaction
  * the statement fails TVS_EIO, the transaction is gone, and the reset happens
  * at the next begin.
+ *
+ * Notifications (the end of this file). tvs_store_notify is pg_notify() run
+ * through the store's own calls, in the caller's transaction or alone, so a
+ * notification of a write goes out only if the write commits. A listener has
+ * a connection of its own, opened from the URL (the store keeps none: its
+ * pool connections come and go between callers), which only ever LISTENs:
+ * tvs_listener_wait polls its socket, PQconsumeInput, PQnotifies. A lost
+ * connection (the server restarted, pg_terminate_backend, a network cut that
+ * TCP notices) is reopened and LISTENs again, and the caller is told
+ * (TVS_LISTEN_GAP): what was sent in between is gone, as NOTIFY keeps
+ * nothing for absent listeners. A silent half-open connection is found only
+ * by libpq's TCP keepalives.
  */
 #include "store/store_int.h"
 
@@ -69,9 +81,11 @@
 #include <limits.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOCK_TIMEOUT_MS 5000	 /* as SQLite's busy timeout */
 #define CONNECT_TIMEOUT_S "10" /* unless the URL says otherwise */
@@ -776,3 +790,168 @@ const tvs__store_backend tvs__store_pg = {
 	.has_table = pg_has_table,
 	.lock_migrations = pg_lock_migrations,
 };
+
+/* ---- notifications ---- */
+
+struct tvs_store_listener {
+	struct pgconn *pc; /* NULL while the connection is lost */
+	int broken;	   /* pc failed: reopen it once its queued notifications are out */
+	char *target;	   /* the URL, to reconnect */
+	char channel[64];
+};
+
+static int check_channel(const char *ch)
+{
+	size_t n = ch ? strlen(ch) : 0;
+
+	if (n < 1 || n > 63 || (ch[0] >= '0' && ch[0] <= '9'))
+		return tvs__err(TVS_EINVAL, "store: a channel is 1..63 characters of [a-z0-9_], not starting with a digit");
+	for (size_t i = 0; i < n; i++)
+		if (!((ch[i] >= 'a' && ch[i] <= 'z') || (ch[i] >= '0' && ch[i] <= '9') || ch[i] == '_'))
+			return tvs__err(TVS_EINVAL, "store: a channel is 1..63 characters of [a-z0-9_], not "
+					"starting with a digit");
+	return 0;
+}
+
+int tvs_store_notify(tvs_store_t *s, tvs_tx_t *tx, const char *channel, const char *payload)
+{
+	tvs_val p[2];
+	size_t n;
+	int rc;
+
+	if (!s || !payload)
+		return tvs__err(TVS_EINVAL, "store: notify: NULL argument");
+	if (strcmp(tvs_store_backend(s), tvs__store_pg.name))
+		return tvs__err(TVS_EUNSUPPORTED, "store: notifications need PostgreSQL, not %s", tvs_store_backend(s));
+	if ((rc = check_channel(channel)) < 0)
+		return rc;
+	if ((n = strlen(payload)) > TVS_STORE_PAYLOAD_MAX)
+		return tvs__err(TVS_ETOOBIG, "store: notification payload of %zu bytes (at most %d)", n,
+				TVS_STORE_PAYLOAD_MAX);
+	p[0] = TVS_VTEXT(channel);
+	p[1] = TVS_VTEXT(payload);
+	return tx ? tvs_tx_exec(tx, "SELECT pg_notify(?, ?)", p, 2, NULL)
+		  : tvs_store_exec(s, "SELECT pg_notify(?, ?)", p, 2, NULL);
+}
+
+/* Open l's connection and LISTEN (the channel is checked: no quoting needed) */
+static int listener_connect(tvs_store_listener_t *l)
+{
+	char sql[96];
+	PGresult *res;
+	int rc;
+
+	if ((rc = pg_connect(l->target, (void **)&l->pc)) < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "LISTEN %s", l->channel);
+	res = PQexec(l->pc->c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = fail(l->pc->c, res, sql);
+		pg_disconnect(l->pc);
+		l->pc = NULL;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int tvs_store_listen(const char *url, const char *channel, tvs_store_listener_t **out)
+{
+	tvs_store_listener_t *l;
+	int rc;
+
+	if (!out || !url)
+		return tvs__err(TVS_EINVAL, "store: listen: NULL argument");
+	*out = NULL;
+	if (strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11))
+		return tvs__err(TVS_EUNSUPPORTED, "store: notifications need PostgreSQL");
+	if ((rc = check_channel(channel)) < 0)
+		return rc;
+	if (!(l = calloc(1, sizeof(*l))))
+		return tvs__err(TVS_ENOMEM, "store: listener");
+	snprintf(l->channel, sizeof(l->channel), "%s", channel);
+	if ((rc = pg_resolve(url, &l->target)) < 0 || (rc = listener_connect(l)) < 0)
+		goto fail_listener;
+	*out = l;
+	return 0;
+
+fail_listener:
+	tvs_listener_close(l);
+	return rc;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_until(int64_t deadline)
+{
+	int64_t left;
+
+	while ((left = deadline - now_ms()) > 0) {
+		struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int tvs_listener_wait(tvs_store_listener_t *l, int timeout_ms, char *payload, size_t cap, int *got)
+{
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int rc;
+
+	if (got)
+		*got = TVS_LISTEN_NONE;
+	if (!l || !payload || !cap || !got || timeout_ms < 0)
+		return tvs__err(TVS_EINVAL, "store: listener wait: bad argument");
+	payload[0] = '\0';
+	for (;;) {
+		PGnotify *n;
+		struct pollfd pfd;
+		int64_t left;
+
+		if (l->pc && (n = PQnotifies(l->pc->c))) { /* what was read before a loss still counts */
+			size_t len = strlen(n->extra);
+
+			if (len >= cap) {
+				PQfreemem(n);
+				return tvs__err(TVS_ETOOBIG, "store: a notification of %zu bytes for a buffer of %zu", len,
+						cap);
+			}
+			memcpy(payload, n->extra, len + 1);
+			PQfreemem(n);
+			*got = TVS_LISTEN_PAYLOAD;
+			return 0;
+		}
+		if (l->broken) {
+			pg_disconnect(l->pc);
+			l->pc = NULL;
+			l->broken = 0;
+		}
+		if (!l->pc) { /* lost: reopen, or wait out the timeout so callers do not spin */
+			if ((rc = listener_connect(l)) < 0) {
+				sleep_until(deadline);
+				return rc;
+			}
+			*got = TVS_LISTEN_GAP;
+			return 0;
+		}
+		if ((left = deadline - now_ms()) <= 0)
+			return 0;
+		pfd = (struct pollfd){.fd = PQsocket(l->pc->c), .events = POLLIN};
+		if (pfd.fd < 0 || (poll(&pfd, 1, (int)left) > 0 &&
+				   (!PQconsumeInput(l->pc->c) || PQstatus(l->pc->c) != CONNECTION_OK)))
+			l->broken = 1;
+	}
+}
+
+void tvs_listener_close(tvs_store_listener_t *l)
+{
+	if (!l)
+		return;
+	pg_disconnect(l->pc); /* accepts NULL */
+	free(l->target);
+	free(l);
+}

@@ -347,6 +347,7 @@ SVC_HANDLER(h_capture)
 	tvs_template t;
 	struct svc_search sr;
 	int64_t now = svc_now(s);
+	int grc;
 
 	if (!b)
 		return;
@@ -370,9 +371,15 @@ SVC_HANDLER(h_capture)
 	e.location = who->location_id;
 	if (replay(s, resp, e.device, e.request_id, 200))
 		goto out;
+	/* the store may hold galleries (or newer ones) built on another node;
+	 * if it cannot say, the cached ones still serve */
+	grc = svc_galleries_refresh(s, e.location, now);
 	if (!svc_galleries_serving(s, e.location, now)) {
-		tvs_http_reply_error(resp, 409, "no_gallery", "no ready gallery serves location %lld now",
-				     (long long)e.location);
+		if (grc)
+			svc_reply_rc(resp, grc == TVS_EBUSY ? grc : TVS_EIO, "gallery");
+		else
+			tvs_http_reply_error(resp, 409, "no_gallery", "no ready gallery serves location %lld now",
+					     (long long)e.location);
 		goto out;
 	}
 	if (svc_base64_decode(b64, strlen(b64), &img, &ilen)) {

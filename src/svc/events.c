@@ -7,9 +7,28 @@
  * condition variable at most a second at a time (the HTTP layer's contract),
  * sending a comment line every 15 s so proxies keep the connection open.
  * Events carry ids and decisions, never images or templates.
+ *
+ * Many nodes, one PostgreSQL. An officer at a console connected to node A
+ * must see what node B decides, so on PostgreSQL every event published here
+ * is also sent, after it is appended to this ring, with NOTIFY on channel
+ * tvs_events as {"node","ns","seq","type","data"}: node is this process's
+ * random id, ns the store's schema (deployments sharing a database ignore
+ * each other). A listener thread (its own connection, not the pool's) takes
+ * the other nodes' events and appends them to this ring as if raised here.
+ * Each ring numbers what it appends, so ids rise on every node but differ
+ * between nodes: Last-Event-ID is meaningful to the node that sent it, and a
+ * console that reconnects to another node (or to a restarted one) starts
+ * from that node's present, as it should after any reconnection, by
+ * reloading its lists from the API. Fan-out is at most once: a NOTIFY that
+ * fails, or an event sent while a listener's connection is down, is lost;
+ * when the listener reconnects it appends a "resync" event saying so. The
+ * callers publish after their transaction commits, so NOTIFY runs in a
+ * statement of its own (tvs_store_notify with no transaction) and never
+ * announces what did not happen.
  */
 #include "svc_int.h"
 
+#include <sodium.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +37,8 @@
 
 #define SSE_HEARTBEAT_S 15
 #define SSE_BUF 8192
+#define FANOUT_CHANNEL "tvs_events"
+#define FANOUT_WAIT_MS 500 /* the listener looks at its stop flag this often */
 
 void svc_events_init(struct svc_events *e)
 {
@@ -35,23 +56,133 @@ void svc_events_free(struct svc_events *e)
 	pthread_mutex_destroy(&e->mu);
 }
 
-void svc_event_publish(tvs_svc_t *s, const char *type, json_t *data)
+/* Append an event (txt owned, JSON text) to the ring and wake the streams. */
+static void ring_append(struct svc_events *e, const char *type, char *txt, uint64_t *seq)
 {
-	char *txt = data ? json_dumps(data, JSON_COMPACT) : NULL;
-	struct svc_events *e = &s->ev;
 	struct svc_event *slot;
 
-	json_decref(data);
-	if (!txt)
-		return;
 	pthread_mutex_lock(&e->mu);
 	slot = &e->ring[e->next % SVC_EVENT_RING];
 	free(slot->data);
 	slot->data = txt;
 	slot->seq = e->next++;
 	snprintf(slot->type, sizeof(slot->type), "%s", type);
+	if (seq)
+		*seq = slot->seq;
 	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
+}
+
+void svc_event_publish(tvs_svc_t *s, const char *type, json_t *data)
+{
+	char *txt = data ? json_dumps(data, JSON_COMPACT) : NULL;
+	struct svc_events *e = &s->ev;
+	char *msg = NULL;
+	uint64_t seq;
+
+	if (!txt) {
+		json_decref(data);
+		return;
+	}
+	ring_append(e, type, txt, &seq);
+	if (e->fanout) {
+		json_t *m = json_pack("{s:s,s:s,s:I,s:s,s:O}", "node", e->node, "ns", e->ns, "seq", (json_int_t)seq,
+				      "type", type, "data", data);
+
+		msg = m ? json_dumps(m, JSON_COMPACT) : NULL;
+		json_decref(m);
+	}
+	/* best effort: a payload too long, or a failed NOTIFY, leaves the event on this node alone */
+	if (msg && strlen(msg) <= TVS_STORE_PAYLOAD_MAX)
+		tvs_store_notify(e->fanout, NULL, FANOUT_CHANNEL, msg);
+	free(msg);
+	json_decref(data);
+}
+
+/* One notification from the channel: another node's event of our namespace
+ * goes into the ring; anything else is dropped. */
+static void fanout_take(struct svc_events *e, const char *payload)
+{
+	json_t *j = json_loads(payload, 0, NULL);
+	const char *node = json_string_value(json_object_get(j, "node"));
+	const char *ns = json_string_value(json_object_get(j, "ns"));
+	const char *type = json_string_value(json_object_get(j, "type"));
+	json_t *data = json_object_get(j, "data");
+	char *txt;
+
+	if (node && ns && type && json_is_object(data) && strcmp(node, e->node) && !strcmp(ns, e->ns) &&
+	    strlen(type) < sizeof(e->ring[0].type) && (txt = json_dumps(data, JSON_COMPACT)))
+		ring_append(e, type, txt, NULL);
+	json_decref(j);
+}
+
+static void *fanout_listen(void *arg)
+{
+	struct svc_events *e = arg;
+	char *buf = malloc(TVS_STORE_PAYLOAD_MAX + 1);
+
+	while (buf && !atomic_load(&e->listen_stop)) {
+		int got;
+
+		if (tvs_listener_wait(e->listener, FANOUT_WAIT_MS, buf, TVS_STORE_PAYLOAD_MAX + 1, &got) < 0)
+			continue; /* reconnecting: the wait has already waited */
+		if (got == TVS_LISTEN_PAYLOAD) {
+			fanout_take(e, buf);
+		} else if (got == TVS_LISTEN_GAP) {
+			char *txt = strdup("{\"reason\":\"events from other nodes may have been missed\"}");
+
+			if (txt)
+				ring_append(e, "resync", txt, NULL);
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+int svc_events_fanout_start(tvs_svc_t *s)
+{
+	struct svc_events *e = &s->ev;
+	unsigned char id[8];
+	tvs_rows r;
+	int rc;
+
+	if (strcmp(tvs_store_backend(s->store), "postgresql"))
+		return 0;
+	rc = tvs_store_query(s->store, "SELECT current_schema()", NULL, 0, &r);
+	if (!rc && !tvs_rows_text(&r, 0, 0))
+		rc = tvs__err(TVS_EINVAL, "events: the store has no current schema");
+	if (!rc)
+		snprintf(e->ns, sizeof(e->ns), "%s", tvs_rows_text(&r, 0, 0));
+	tvs_rows_free(&r);
+	if (rc)
+		return rc;
+	randombytes_buf(id, sizeof(id));
+	sodium_bin2hex(e->node, sizeof(e->node), id, sizeof(id));
+	if ((rc = tvs_store_listen(s->cfg.db_url, FANOUT_CHANNEL, &e->listener)) < 0)
+		return tvs__err(rc, "events: listen: %s", tvs_errmsg());
+	atomic_store(&e->listen_stop, 0);
+	if (pthread_create(&e->listen_thread, NULL, fanout_listen, e)) {
+		tvs_listener_close(e->listener);
+		e->listener = NULL;
+		return tvs__err(TVS_ENOMEM, "events: listener thread");
+	}
+	e->listening = 1;
+	e->fanout = s->store;
+	return 0;
+}
+
+void svc_events_fanout_stop(tvs_svc_t *s)
+{
+	struct svc_events *e = &s->ev;
+
+	e->fanout = NULL;
+	if (e->listening) {
+		atomic_store(&e->listen_stop, 1);
+		pthread_join(e->listen_thread, NULL); /* within FANOUT_WAIT_MS, or a reconnect's timeout */
+		e->listening = 0;
+	}
+	tvs_listener_close(e->listener);
+	e->listener = NULL;
 }
 
 struct sse {

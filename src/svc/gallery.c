@@ -8,6 +8,21 @@
  * write lock only for the pointer swap, and captures search under the read
  * lock. Searches of small galleries run in float (exact and already far
  * below a millisecond); large ones scan int8 and re-rank in float.
+ *
+ * Several nodes, one store. The galleries table is the truth and each node's
+ * list is a cache of it, keyed by manifest and stamped with the built_at of
+ * the row it was built from. POST .../gallery builds on the node that got it
+ * and writes the row with a built_at that only goes up (at least one past the
+ * old one, so two builds in one second still differ). Every capture first
+ * asks the store, in one query on the location, which ready galleries serve
+ * there now and their built_at (svc_galleries_refresh); a gallery this node
+ * lacks or holds an older stamp of is built from the store (read only) and
+ * installed. So a build on one node is seen by every other node on its next
+ * capture at that location, never sooner and never later; a capture that
+ * raced the build may still search the old copy. A copy never replaces a
+ * newer one (install), and one thread per node builds a manifest at a time:
+ * the others wait when they have no copy, and search the old copy when they
+ * have one (no rebuild storm after a rebuild).
  */
 #include "svc_int.h"
 
@@ -42,7 +57,8 @@ size_t svc_galleries_count(tvs_svc_t *s)
 	return n;
 }
 
-/* Put ng in place of the gallery of the same manifest, or append it. */
+/* Put ng in place of the gallery of the same manifest, or append it; a
+ * cached copy built from a newer store row stays (ng is then dropped). */
 static int install(tvs_svc_t *s, struct svc_gallery *ng)
 {
 	struct svc_galleries *G = &s->gal;
@@ -53,6 +69,8 @@ static int install(tvs_svc_t *s, struct svc_gallery *ng)
 	pthread_rwlock_wrlock(&G->lock);
 	for (i = 0; i < G->n && G->v[i].manifest_id != ng->manifest_id; i++)
 		;
+	if (i < G->n && G->v[i].built_at > ng->built_at)
+		goto out;
 	if (i == G->n && G->n == G->cap) {
 		size_t cap = G->cap ? 2 * G->cap : 16;
 		struct svc_gallery *v = realloc(G->v, cap * sizeof(*v));
@@ -76,11 +94,15 @@ out:
 	return rc;
 }
 
-int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
+/* Build manifest_id's gallery from the store and install it. publish: also
+ * write its galleries row (built_at: now, or one past the old row's) and
+ * stamp the copy with what was written; else stamp it with built_at, the
+ * row's value read before the templates were. */
+static int gallery_load(tvs_svc_t *s, int64_t manifest_id, int publish, int64_t built_at, json_t **summary)
 {
-	struct svc_gallery ng = { .manifest_id = manifest_id };
+	struct svc_gallery ng = { .manifest_id = manifest_id, .built_at = built_at };
 	tvs_gallery_config gc = { .model = TVS_MATCH_DEFAULT_MODEL };
-	tvs_rows m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 };
+	tvs_rows m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 }, w = { 0 };
 	tvs_tx_t *rtx = NULL;
 	tvs_val id = TVS_VINT(manifest_id);
 	int64_t now = svc_now(s);
@@ -132,24 +154,30 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
 	}
 	tvs_tx_rollback(rtx); /* read only */
 	rtx = NULL;
+	if (rc || !publish)
+		goto keep;
+	rc = tvs_store_query(s->store,
+			     "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at)"
+			     " VALUES (?, 'ready', ?, ?, ?, ?) ON CONFLICT (manifest_id) DO UPDATE SET"
+			     " status = excluded.status, size = excluded.size, travelers = excluded.travelers,"
+			     " missing = excluded.missing, built_at = CASE WHEN excluded.built_at > galleries.built_at"
+			     " THEN excluded.built_at ELSE galleries.built_at + 1 END RETURNING built_at",
+			     (tvs_val[]){ id, TVS_VINT(t.nrows), TVS_VINT(ng.travelers), TVS_VINT(ng.travelers - with),
+					  TVS_VINT(now) },
+			     5, &w);
+	if (!rc && w.nrows != 1)
+		rc = tvs__err(TVS_EIO, "gallery %lld: no row written", (long long)manifest_id);
 	if (rc)
 		goto out;
-	rc = tvs_store_exec(s->store,
-			    "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at)"
-			    " VALUES (?, 'ready', ?, ?, ?, ?) ON CONFLICT (manifest_id) DO UPDATE SET"
-			    " status = excluded.status, size = excluded.size, travelers = excluded.travelers,"
-			    " missing = excluded.missing, built_at = excluded.built_at",
-			    (tvs_val[]){ id, TVS_VINT(t.nrows), TVS_VINT(ng.travelers), TVS_VINT(ng.travelers - with),
-					 TVS_VINT(now) },
-			    5, NULL);
-	if (rc)
-		goto out;
-	svc_time_str(now, at);
+	ng.built_at = tvs_rows_int(&w, 0, 0);
+	svc_time_str(ng.built_at, at);
 	if (summary)
 		*summary = json_pack("{s:I,s:s,s:I,s:I,s:I,s:s}", "manifest_id", (json_int_t)manifest_id, "status",
 				     "ready", "size", (json_int_t)t.nrows, "travelers", (json_int_t)ng.travelers,
 				     "missing", (json_int_t)(ng.travelers - with), "built_at", at);
-	rc = install(s, &ng);
+keep:
+	if (!rc)
+		rc = install(s, &ng);
 out:
 	tvs_tx_rollback(rtx);
 	gallery_clear(&ng);
@@ -157,19 +185,126 @@ out:
 	tvs_rows_free(&locs);
 	tvs_rows_free(&t);
 	tvs_rows_free(&nt);
+	tvs_rows_free(&w);
 	return rc;
+}
+
+int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
+{
+	return gallery_load(s, manifest_id, 1, 0, summary);
 }
 
 int svc_galleries_restore(tvs_svc_t *s)
 {
 	tvs_rows r = { 0 };
 	int rc = tvs_store_query(s->store,
-				 "SELECT g.manifest_id FROM galleries g JOIN manifests m ON m.id = g.manifest_id"
+				 "SELECT g.manifest_id, g.built_at FROM galleries g JOIN manifests m ON m.id = g.manifest_id"
 				 " WHERE g.status = 'ready' AND m.closes_at > ? ORDER BY g.manifest_id",
 				 (tvs_val[]){ TVS_VINT(svc_now(s)) }, 1, &r);
 
+	/* built from the rows as they are: a restart is not a rebuild, so other
+	 * nodes keep their copies */
 	for (size_t i = 0; !rc && i < r.nrows; i++)
-		rc = svc_gallery_build(s, tvs_rows_int(&r, i, 0), NULL);
+		rc = gallery_load(s, tvs_rows_int(&r, i, 0), 0, tvs_rows_int(&r, i, 1), NULL);
+	tvs_rows_free(&r);
+	return rc;
+}
+
+/* ---------------------------------------------------- builds on demand */
+
+/* The manifests being built on demand, one entry (on its builder's stack)
+ * each, for every service in the process; guarded by build_mu, waited on
+ * through build_cv. */
+struct building {
+	const tvs_svc_t *s;
+	int64_t manifest_id;
+	struct building *next;
+};
+
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t build_cv = PTHREAD_COND_INITIALIZER;
+static struct building *builds;
+
+static int is_building(const tvs_svc_t *s, int64_t manifest_id)
+{
+	for (const struct building *b = builds; b; b = b->next)
+		if (b->s == s && b->manifest_id == manifest_id)
+			return 1;
+	return 0;
+}
+
+/* The stamp of this node's copy of manifest_id's gallery; 0: none. */
+static int cached_built_at(tvs_svc_t *s, int64_t manifest_id, int64_t *built_at)
+{
+	int have = 0;
+
+	pthread_rwlock_rdlock(&s->gal.lock);
+	for (size_t i = 0; i < s->gal.n && !have; i++)
+		if (s->gal.v[i].manifest_id == manifest_id) {
+			*built_at = s->gal.v[i].built_at;
+			have = 1;
+		}
+	pthread_rwlock_unlock(&s->gal.lock);
+	return have;
+}
+
+/* Make this node's copy of manifest_id at least as new as built_at (the
+ * store's stamp), unless another thread is building it and a copy exists. */
+static int gallery_catch_up(tvs_svc_t *s, int64_t manifest_id, int64_t built_at)
+{
+	struct building me = { .s = s, .manifest_id = manifest_id };
+	int64_t have_at = 0;
+	int have, rc;
+
+	for (;;) {
+		have = cached_built_at(s, manifest_id, &have_at);
+		if (have && have_at >= built_at)
+			return 0;
+		pthread_mutex_lock(&build_mu);
+		if (!is_building(s, manifest_id))
+			break; /* with build_mu held */
+		if (have) {
+			pthread_mutex_unlock(&build_mu);
+			return 0; /* search the old copy meanwhile */
+		}
+		pthread_cond_wait(&build_cv, &build_mu);
+		pthread_mutex_unlock(&build_mu);
+	}
+	me.next = builds;
+	builds = &me;
+	pthread_mutex_unlock(&build_mu);
+
+	rc = gallery_load(s, manifest_id, 0, built_at, NULL);
+
+	pthread_mutex_lock(&build_mu);
+	for (struct building **p = &builds; *p; p = &(*p)->next)
+		if (*p == &me) {
+			*p = me.next;
+			break;
+		}
+	pthread_cond_broadcast(&build_cv);
+	pthread_mutex_unlock(&build_mu);
+	return rc;
+}
+
+int svc_galleries_refresh(tvs_svc_t *s, int64_t location_id, int64_t now)
+{
+	tvs_rows r = { 0 };
+	/* small: open manifests are few; an index on manifest_locations (location_id)
+	 * would make it indexed too (the primary key leads with manifest_id) */
+	int rc = tvs_store_query(s->store,
+				 "SELECT g.manifest_id, g.built_at FROM manifest_locations ml"
+				 " JOIN galleries g ON g.manifest_id = ml.manifest_id"
+				 " JOIN manifests m ON m.id = ml.manifest_id"
+				 " WHERE ml.location_id = ? AND g.status = 'ready' AND m.opens_at <= ? AND m.closes_at > ?",
+				 (tvs_val[]){ TVS_VINT(location_id), TVS_VINT(now), TVS_VINT(now) }, 3, &r);
+
+	for (size_t i = 0; i < r.nrows; i++) {
+		int brc = gallery_catch_up(s, tvs_rows_int(&r, i, 0), tvs_rows_int(&r, i, 1));
+
+		if (brc && !rc)
+			rc = brc;
+	}
 	tvs_rows_free(&r);
 	return rc;
 }

@@ -190,10 +190,27 @@ int svc_policy_resolve(tvs_svc_t *s, tvs_tx_t *tx, int64_t id, int64_t now, cons
 
 static const struct svc_principal retention_actor = { .role = 0, .id = 0, .name = "system:retention" };
 
+/* The due rows of one batch. On PostgreSQL, nodes running retention at once
+ * each claim their own rows (FOR UPDATE SKIP LOCKED): none takes a row
+ * another holds, and a node that dies mid-batch rolls back and frees its rows
+ * for the next run. SQLite has no FOR UPDATE; its write transaction already
+ * lets one writer at a time. */
+static const char *const due_sql[2][2] = {
+	{ "SELECT id, category FROM encounters WHERE image_key IS NOT NULL"
+	  " AND bio_purge_at <= ? ORDER BY id LIMIT " SVC_STR(PURGE_BATCH),
+	  "SELECT id, category FROM encounters WHERE record_purge_at <= ?"
+	  " ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) },
+	{ "SELECT id, category FROM encounters WHERE image_key IS NOT NULL"
+	  " AND bio_purge_at <= ? ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) " FOR UPDATE SKIP LOCKED",
+	  "SELECT id, category FROM encounters WHERE record_purge_at <= ?"
+	  " ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) " FOR UPDATE SKIP LOCKED" },
+};
+
 /* One batch of due encounters: shred, clear or delete, audit, commit.
  * *n gets how many were handled (0: nothing left). */
 static int purge_batch(tvs_svc_t *s, int64_t now, int whole, size_t *n)
 {
+	int pg = !strcmp(tvs_store_backend(s->store), "postgresql");
 	tvs_tx_t *tx = NULL;
 	tvs_rows r = { 0 };
 	int rc;
@@ -201,12 +218,7 @@ static int purge_batch(tvs_svc_t *s, int64_t now, int whole, size_t *n)
 	*n = 0;
 	rc = tvs_store_begin(s->store, 1, &tx);
 	if (!rc)
-		rc = tvs_tx_query(tx,
-				  whole ? "SELECT id, category FROM encounters WHERE record_purge_at <= ?"
-					  " ORDER BY id LIMIT " SVC_STR(PURGE_BATCH)
-					: "SELECT id, category FROM encounters WHERE image_key IS NOT NULL"
-					  " AND bio_purge_at <= ? ORDER BY id LIMIT " SVC_STR(PURGE_BATCH),
-				  (tvs_val[]){ TVS_VINT(now) }, 1, &r);
+		rc = tvs_tx_query(tx, due_sql[pg][whole], (tvs_val[]){ TVS_VINT(now) }, 1, &r);
 	for (size_t i = 0; !rc && i < r.nrows; i++) {
 		int64_t id = tvs_rows_int(&r, i, 0);
 		char obj[40];

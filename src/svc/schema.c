@@ -89,11 +89,16 @@ static const char v5[] =
 	"CREATE TABLE audit_key (id INTEGER PRIMARY KEY CHECK (id = 1), key_id INTEGER NOT NULL REFERENCES keys(id),"
 	" sealed BLOB NOT NULL);";
 
+/* Any node asks, on each capture, which ready galleries serve a location
+ * (svc_galleries_refresh): that lookup starts from the location. */
+static const char v6[] = "CREATE INDEX manifest_locations_location ON manifest_locations (location_id);";
+
 const struct tvs_migration svc_migrations[] = {
 	{ 1, "data keys", tvs_vault_schema_sql, NULL },
 	{ 2, "service schema", v1, NULL },
 	{ 3, "rule sets and retention", v3, NULL },
 	{ 4, "audit chain", tvs_audit_schema_script, NULL },
 	{ 5, "audit key", v5, NULL },
+	{ 6, "galleries by location", v6, NULL },
 };
 const size_t svc_nmigrations = sizeof(svc_migrations) / sizeof(svc_migrations[0]);

@@ -287,6 +287,8 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 	rc = svc_galleries_restore(s);
 	if (!rc)
 		rc = svc_scheduler_start(s);
+	if (!rc)
+		rc = svc_events_fanout_start(s);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -310,6 +312,7 @@ void tvs_svc_destroy(tvs_svc_t *s)
 {
 	if (!s)
 		return;
+	svc_events_fanout_stop(s);
 	svc_scheduler_stop(s);
 	for (int i = 0; s->ctx && i < s->nctx; i++)
 		tvs_face_ctx_destroy(s->ctx[i]);

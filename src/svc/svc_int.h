@@ -33,6 +33,7 @@ struct svc_gallery {
 	int64_t *locations; /* location ids served */
 	size_t nlocations;
 	size_t travelers;
+	int64_t built_at;   /* galleries.built_at of the store copy this was built from */
 	tvs_gallery_t *g;   /* subject = documents.id, template = portraits.id: a traveler on two
 			     * manifests served at one booth is one subject, not a rival */
 };
@@ -57,6 +58,15 @@ struct svc_events {
 	struct svc_event ring[SVC_EVENT_RING];
 	uint64_t next; /* seq of the next event; the ring holds [next - SVC_EVENT_RING, next) */
 	int stopping;
+	/* fan-out to the other nodes on one PostgreSQL (events.c); set before
+	 * the listener starts, read-only after */
+	char node[17];   /* this node: 16 random hex digits */
+	char ns[64];     /* the store's schema: deployments sharing a database ignore each other */
+	tvs_store_t *fanout; /* NULL: events stay on this node */
+	tvs_store_listener_t *listener;
+	pthread_t listen_thread;
+	int listening;
+	atomic_int listen_stop;
 };
 
 /* ---- metrics (report.c) ---- */
@@ -292,6 +302,11 @@ int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary);
 int svc_galleries_restore(tvs_svc_t *s);
 void svc_galleries_free(struct svc_galleries *g);
 size_t svc_galleries_count(tvs_svc_t *s);
+/* Bring the cache up to the store for location_id at now: build (from the
+ * store, without writing it) every ready gallery serving there that this node
+ * lacks or holds an older copy of. One small query when the cache is warm.
+ * 0, or the first build's error (the other galleries are still refreshed). */
+int svc_galleries_refresh(tvs_svc_t *s, int64_t location_id, int64_t now);
 /* Ready galleries serving location_id at time now. */
 size_t svc_galleries_serving(tvs_svc_t *s, int64_t location_id, int64_t now);
 
@@ -310,8 +325,14 @@ int svc_gallery_search(tvs_svc_t *s, int64_t location_id, int64_t now, const tvs
 
 void svc_events_init(struct svc_events *e);
 void svc_events_free(struct svc_events *e);
-/* Publish type with data (stolen). */
+/* Publish type with data (stolen): to this node's ring, and on PostgreSQL
+ * to every other node's (NOTIFY tvs_events). */
 void svc_event_publish(tvs_svc_t *s, const char *type, json_t *data);
+/* On PostgreSQL: pick the node id and start the thread that appends other
+ * nodes' events to the ring; nothing on SQLite. Stopped (joined) by
+ * svc_events_fanout_stop, which accepts one never started. */
+int svc_events_fanout_start(tvs_svc_t *s);
+void svc_events_fanout_stop(tvs_svc_t *s);
 
 /* ---- handlers ---- */
 

@@ -222,6 +222,21 @@ int e2e_server_init(e2e_server *s)
 	return 0;
 }
 
+int e2e_server_init_like(e2e_server *b, const e2e_server *a)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/tvs-e2e-XXXXXX");
+	if (!mkdtemp(b->dir)) {
+		b->dir[0] = '\0';
+		return -1;
+	}
+	snprintf(b->db, sizeof(b->db), "%s", a->db);
+	snprintf(b->key, sizeof(b->key), "%s", a->key);
+	snprintf(b->log, sizeof(b->log), "%s/log", b->dir);
+	b->pg = 0; /* the schema is a's: its cleanup drops it, not this one's */
+	return 0;
+}
+
 static void print_tail(const char *path)
 {
 	FILE *f = fopen(path, "r");

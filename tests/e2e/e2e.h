@@ -61,6 +61,10 @@ int e2e_run_both(const char *name, const struct CMUnitTest *tests, size_t n, CMF
  * 0 or -1 (with a message printed). */
 int e2e_server_init(e2e_server *s);
 
+/* A second node on a's store and master key, with a folder of its own: the
+ * multi-node tests. Its cleanup leaves a's schema to a. 0 or -1. */
+int e2e_server_init_like(e2e_server *b, const e2e_server *a);
+
 /* Start `tvs serve` on the store with --port 0 and wait (up to a minute: a
  * startup wait, not a timing check) for its port file. extra: more
  * arguments, NULL-terminated, or NULL. 0 or -1 (message printed). */
