@@ -18,6 +18,14 @@ echo
 echo "== the service under load: 420-traveler gallery, 640x480 captures over HTTP ($O/bench/bench_serve)"
 "$O/bench/bench_serve"
 echo
+echo "== 1, 2 and 3 nodes on one PostgreSQL store, captures round-robin ($O/bench/bench_nodes)"
+if [ -n "${TVS_TEST_PG:-}" ] || ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+	command -v initdb >/dev/null 2>&1 || [ -n "${PG_BINDIR:-}" ]; then
+	TVS_BIN="$O/tvs" scripts/with-pg.sh "$O/bench/bench_nodes"
+else
+	echo "(no PostgreSQL server binaries: apt-get install postgresql, or set PG_BINDIR or TVS_TEST_PG; bench_nodes skipped)"
+fi
+echo
 echo "== face engine ($O/bench/bench_face)"
 "$O/bench/bench_face" "$O/bench/face.json"
 scripts/parity-vectors.sh >/dev/null || true

@@ -290,8 +290,8 @@ static int gallery_catch_up(tvs_svc_t *s, int64_t manifest_id, int64_t built_at)
 int svc_galleries_refresh(tvs_svc_t *s, int64_t location_id, int64_t now)
 {
 	tvs_rows r = { 0 };
-	/* small: open manifests are few; an index on manifest_locations (location_id)
-	 * would make it indexed too (the primary key leads with manifest_id) */
+	/* one indexed lookup per capture: manifest_locations_location
+	 * (migration 6) starts it from the location */
 	int rc = tvs_store_query(s->store,
 				 "SELECT g.manifest_id, g.built_at FROM manifest_locations ml"
 				 " JOIN galleries g ON g.manifest_id = ml.manifest_id"
