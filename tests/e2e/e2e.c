@@ -1305,3 +1305,83 @@ int e2e_group_teardown(void **state)
 	e2e_server_cleanup(&e2e_srv);
 	return 0;
 }
+
+/* ------------------------------------------------------------ event stream */
+
+/* Parse the complete events in st->buf; 1 when the wanted one is found. */
+static int sse_scan(e2e_sse *st)
+{
+	char *p = st->buf, *end;
+
+	while ((end = strstr(p, "\n\n"))) {
+		char id[32] = "", ev[32] = "message", data[4096] = "";
+
+		*end = '\0';
+		for (char *line = p, *nl; line && *line; line = nl) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl++ = '\0';
+			if (!strncmp(line, "id:", 3))
+				snprintf(id, sizeof(id), "%s", line + 3 + (line[3] == ' '));
+			else if (!strncmp(line, "event:", 6))
+				snprintf(ev, sizeof(ev), "%s", line + 6 + (line[6] == ' '));
+			else if (!strncmp(line, "data:", 5))
+				snprintf(data + strlen(data), sizeof(data) - strlen(data), "%s", line + 5 + (line[5] == ' '));
+		}
+		p = end + 2;
+		if (!strcmp(ev, st->want) && data[0]) {
+			snprintf(st->id, sizeof(st->id), "%s", id);
+			snprintf(st->data, sizeof(st->data), "%s", data);
+			return 1;
+		}
+	}
+	memmove(st->buf, p, strlen(p) + 1);
+	st->n = strlen(st->buf);
+	return 0;
+}
+
+static size_t sse_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	e2e_sse *st = arg;
+	size_t n = size * nmemb;
+
+	st->open = 1;
+	if (st->n + n >= sizeof(st->buf))
+		return 0;
+	memcpy(st->buf + st->n, data, n);
+	st->n += n;
+	st->buf[st->n] = '\0';
+	if (sse_scan(st)) {
+		st->done = 1;
+		return 0; /* enough: cut the stream */
+	}
+	return n;
+}
+
+void *e2e_sse_thread(void *arg)
+{
+	e2e_sse *st = arg;
+	struct curl_slist *hl = NULL;
+	char url[256], last[64];
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/events", st->s->port);
+	hl = curl_slist_append(hl, st->cred->header);
+	hl = curl_slist_append(hl, "Accept: text/event-stream");
+	if (st->last_id[0]) {
+		snprintf(last, sizeof(last), "Last-Event-ID: %s", st->last_id);
+		hl = curl_slist_append(hl, last);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L); /* a hang guard, not a timing check */
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, st);
+	curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st->status);
+	st->open = 1;
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	return NULL;
+}

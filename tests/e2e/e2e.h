@@ -140,6 +140,27 @@ json_t *e2e_call(e2e_server *s, const char *method, const char *path, const e2e_
  * before failing, so a failed check leaks nothing. */
 void e2e_check_error(e2e_resp *r, long status, const char *code, const char *what);
 
+/* ------------------------------------------------------------ event stream */
+
+/* A reader of GET /v1/events as cred (from after last_id if set) that stops
+ * at the first event of type want, keeping its id and data. */
+typedef struct e2e_sse {
+	e2e_server *s;
+	const e2e_cred *cred;
+	char last_id[32];    /* Last-Event-ID to send, "" for none */
+	const char *want;    /* event type to wait for */
+	volatile int open;   /* the first bytes arrived */
+	volatile int done;   /* the wanted event arrived */
+	long status;
+	char buf[1 << 16];
+	size_t n;
+	char id[32], data[4096];
+} e2e_sse;
+
+/* Thread body: arg is an e2e_sse; returns when the wanted event came, the
+ * stream ended, or a two-minute hang guard ran out. */
+void *e2e_sse_thread(void *arg);
+
 /* ------------------------------------------------------------ JSON */
 
 json_int_t e2e_jint(json_t *o, const char *key);   /* fails the test if not an integer */
