@@ -1385,3 +1385,28 @@ void *e2e_sse_thread(void *arg)
 	curl_easy_cleanup(c);
 	return NULL;
 }
+
+void e2e_sse_start(e2e_sse *st, e2e_server *s, const e2e_cred *cred, const char *want, pthread_t *th)
+{
+	st->s = s;
+	st->cred = cred;
+	st->want = want;
+	assert_int_equal(pthread_create(th, NULL, e2e_sse_thread, st), 0);
+	for (int i = 0; i < 60 * 100 && !st->open; i++)
+		usleep(10 * 1000);
+}
+
+int e2e_count_token(json_t *list, const char *token)
+{
+	json_t *e;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(list, i, e)
+	{
+		const char *t = json_string_value(json_object_get(e, "token"));
+
+		n += t && !strcmp(t, token);
+	}
+	return n;
+}

@@ -20,6 +20,7 @@
 #define TVS_E2E_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -161,6 +162,12 @@ typedef struct e2e_sse {
  * stream ended, or a two-minute hang guard ran out. */
 void *e2e_sse_thread(void *arg);
 
+/* Set st to read s's stream as cred until an event of type want, start
+ * e2e_sse_thread on it in *th and wait (a startup wait of up to a minute,
+ * not a timing check) until the stream is open; st->open says whether it
+ * opened. The caller joins *th. */
+void e2e_sse_start(e2e_sse *st, e2e_server *s, const e2e_cred *cred, const char *want, pthread_t *th);
+
 /* ------------------------------------------------------------ JSON */
 
 json_int_t e2e_jint(json_t *o, const char *key);   /* fails the test if not an integer */
@@ -252,6 +259,9 @@ extern const char *e2e_nationality[E2E_MAX_PEOPLE];
  * test unless 200 with exactly decision, token, reason, latency_ms. Returns
  * the reply (caller decrefs). */
 json_t *e2e_capture(e2e_server *s, const e2e_cred *c, const e2e_img *img, int doc, const char *request_id);
+
+/* How many entries of list (as e2e_encounters returns) carry token. */
+int e2e_count_token(json_t *list, const char *token);
 
 /* The encounters of status ("pending", "resolved", "all"), all pages
  * (before_id), newest first; caller decrefs the array. */

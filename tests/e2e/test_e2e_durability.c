@@ -83,21 +83,6 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
-static int count_token(json_t *list, const char *token)
-{
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	json_array_foreach(list, i, e)
-	{
-		const char *t = json_string_value(json_object_get(e, "token"));
-
-		n += t && !strcmp(t, token);
-	}
-	return n;
-}
-
 static void start_clients(pthread_t th[CLIENTS], int first_index)
 {
 	for (int k = 0; k < CLIENTS; k++) {
@@ -166,7 +151,7 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 	n = (int)json_array_size(list);
 	for (int k = 0; k < CLIENTS; k++)
 		for (int i = 0; i < clients[k].nacked; i++) {
-			int seen = count_token(list, clients[k].token[i]);
+			int seen = e2e_count_token(list, clients[k].token[i]);
 
 			if (seen != 1)
 				fail_msg("acknowledged capture %s (token %s) is listed %d times after kill -9",
@@ -192,7 +177,7 @@ static void test_acknowledged_captures_survive_kill9(void **state)
 		snprintf(token, sizeof(token), "%s", e2e_jstr(r, "token"));
 		json_decref(r);
 		list = e2e_encounters(&e2e_srv, &w.officer, "all");
-		assert_int_equal(count_token(list, token), 1);
+		assert_int_equal(e2e_count_token(list, token), 1);
 		json_decref(list);
 	}
 	/* the replays added nothing beyond the cut ones' single records */
@@ -242,9 +227,9 @@ static void test_sigterm_drains(void **state)
 	list = e2e_encounters(&e2e_srv, &w.officer, "all");
 	for (int k = 0; k < CLIENTS; k++)
 		for (int i = 0; i < clients[k].nacked; i++)
-			if (count_token(list, clients[k].token[i]) != 1)
+			if (e2e_count_token(list, clients[k].token[i]) != 1)
 				fail_msg("acknowledged capture %s is listed %d times after SIGTERM", clients[k].rid[i],
-					 count_token(list, clients[k].token[i]));
+					 e2e_count_token(list, clients[k].token[i]));
 	if ((int)json_array_size(list) < before + acked || (int)json_array_size(list) > before + acked + CLIENTS)
 		fail_msg("%zu encounters after SIGTERM: %d before, %d acknowledged", json_array_size(list), before,
 			 acked);

@@ -56,12 +56,7 @@ static void test_event_from_b_reaches_a(void **state)
 	json_decref(r);
 
 	/* an officer watches A; a traveler is photographed at B */
-	st.s = &e2e_srv;
-	st.cred = &w.officer;
-	st.want = "encounter";
-	assert_int_equal(pthread_create(&th, NULL, e2e_sse_thread, &st), 0);
-	for (int i = 0; i < 60 * 100 && !st.open; i++)
-		usleep(10 * 1000); /* until the stream is open (a startup wait) */
+	e2e_sse_start(&st, &e2e_srv, &w.officer, "encounter", &th);
 	assert_true(st.open);
 	r = e2e_capture(&node_b, &w.device, &e2e_im->live[0], -1, NULL);
 	assert_string_equal(e2e_jstr(r, "decision"), "MATCH");

@@ -253,21 +253,6 @@ static void *sse_thread(void *arg)
 
 /* ------------------------------------------------------------ lists */
 
-static int count_token(json_t *list, const char *token)
-{
-	json_t *e;
-	size_t i;
-	int n = 0;
-
-	json_array_foreach(list, i, e)
-	{
-		const char *t = json_string_value(json_object_get(e, "token"));
-
-		n += t && !strcmp(t, token);
-	}
-	return n;
-}
-
 static json_int_t id_of_token(json_t *list, const char *token)
 {
 	json_t *e;
@@ -424,7 +409,7 @@ static void test_three_nodes_one_killed(void **state)
 
 			if (clients[k].out[q] != SENT_ACKED)
 				continue;
-			seen = count_token(list, clients[k].token[q]);
+			seen = e2e_count_token(list, clients[k].token[q]);
 			if (seen != 1)
 				fail_msg("acknowledged capture %s (node %c, token %s) is listed %d times",
 					 clients[k].rid[q], node_name[clients[k].node[q]], clients[k].token[q], seen);
@@ -471,8 +456,8 @@ static void test_three_nodes_one_killed(void **state)
 			assert_string_equal(e2e_jstr(r, "token"), token);
 			json_decref(r);
 			list = e2e_encounters(&e2e_srv, &w.officer, "all");
-			if (count_token(list, token) != 1)
-				fail_msg("replayed %s is listed %d times", clients[k].rid[q], count_token(list, token));
+			if (e2e_count_token(list, token) != 1)
+				fail_msg("replayed %s is listed %d times", clients[k].rid[q], e2e_count_token(list, token));
 			json_decref(list);
 			nreplay++;
 		}

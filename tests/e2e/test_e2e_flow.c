@@ -500,12 +500,7 @@ static void test_reports_metrics_events_health(void **state)
 	assert_true(tok_optout[0]);
 
 	/* the event stream: open it, capture, the encounter arrives */
-	st.s = &e2e_srv;
-	st.cred = &w.officer;
-	st.want = "encounter";
-	assert_int_equal(pthread_create(&th, NULL, e2e_sse_thread, &st), 0);
-	for (int i2 = 0; i2 < 60 * 100 && !st.open; i2++)
-		usleep(10 * 1000); /* until the stream is open (a startup wait) */
+	e2e_sse_start(&st, &e2e_srv, &w.officer, "encounter", &th);
 	assert_true(st.open);
 	json_decref(expect_capture(&w.device, &e2e_im->live[2], -1, NULL, "MATCH", NULL, NULL));
 	pthread_join(th, NULL);
@@ -623,12 +618,7 @@ static void test_restart_keeps_gallery(void **state)
 		static e2e_sse st;
 		pthread_t th;
 
-		st.s = &e2e_srv;
-		st.cred = &w.officer;
-		st.want = "no-such-event";
-		assert_int_equal(pthread_create(&th, NULL, e2e_sse_thread, &st), 0);
-		for (int i = 0; i < 60 * 100 && !st.open; i++)
-			usleep(10 * 1000); /* until the stream is open (a startup wait) */
+		e2e_sse_start(&st, &e2e_srv, &w.officer, "no-such-event", &th);
 		requests = e2e_srv.requests;
 		streams = e2e_srv.streams;
 		status = e2e_server_stop(&e2e_srv, SIGTERM);
