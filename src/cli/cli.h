@@ -51,6 +51,9 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 			 struct tvs_cli_server_opts *o, const char **port_file);
 /* Start the service and its HTTP server; 0 or an exit status (reason printed). */
 int tvs_cli_server_start(struct tvs_cli_server *srv, struct tvs_cli_server_opts *o);
+/* The master key file the commands expect beside a store without
+ * --key-file: the store's path + ".key", written into buf. */
+const char *tvs_cli_key_beside(const char *db_url, char *buf, size_t cap);
 /* Block until SIGINT or SIGTERM. */
 void tvs_cli_server_wait(void);
 void tvs_cli_server_stop(struct tvs_cli_server *srv);

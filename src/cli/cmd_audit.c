@@ -186,11 +186,7 @@ static int load_audit_key(const char *db, const char *key_file, uint8_t key[TVS_
 
 	tvs_svc_default_config(&cfg);
 	cfg.db_url = db;
-	if (!key_file) {
-		snprintf(def, sizeof(def), "%s.key", !strncmp(db, "sqlite:", 7) ? db + 7 : db);
-		key_file = def;
-	}
-	cfg.key_file = key_file;
+	cfg.key_file = key_file ? key_file : tvs_cli_key_beside(db, def, sizeof(def));
 	cfg.retention_interval_s = 0;
 	rc = tvs_svc_open_admin(&s, &cfg);
 	if (!rc)

@@ -93,11 +93,7 @@ int tvs_cli_retention(int argc, char **argv)
 		db = getenv("TVS_DB");
 	if (db && *db)
 		cfg.db_url = db;
-	if (!key) {
-		snprintf(keybuf, sizeof(keybuf), "%s.key", !strncmp(cfg.db_url, "sqlite:", 7) ? cfg.db_url + 7 : cfg.db_url);
-		key = keybuf;
-	}
-	cfg.key_file = key;
+	cfg.key_file = key ? key : tvs_cli_key_beside(cfg.db_url, keybuf, sizeof(keybuf));
 	cfg.retention_interval_s = 0; /* no scheduler: this is the one run */
 	if (rules)
 		cfg.rule_set = rules;

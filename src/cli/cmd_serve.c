@@ -153,6 +153,12 @@ static void stop_signals(sigset_t *set)
 /* Without --key-file the master key sits beside the store (PATH.key) and is
  * made on first start, so that one command runs a sealed store. Production
  * keeps it elsewhere: a stolen disk with both files opens everything. */
+const char *tvs_cli_key_beside(const char *db_url, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s.key", !strncmp(db_url, "sqlite:", 7) ? db_url + 7 : db_url);
+	return buf;
+}
+
 static int default_key_file(const char *cmd, const char *db_url, const char **out)
 {
 	static char path[4096];
@@ -163,8 +169,7 @@ static int default_key_file(const char *cmd, const char *db_url, const char **ou
 		fprintf(stderr, "%s: an in-memory store needs --key-file\n", cmd);
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s.key", db);
-	*out = path;
+	*out = tvs_cli_key_beside(db_url, path, sizeof(path));
 	if (access(path, F_OK) == 0)
 		return 0;
 	rc = tvs_vault_create_key_file(path);
