@@ -17,21 +17,10 @@
 /* from/to query parameters (RFC 3339) into [*from, *to); -1 after a 400. */
 static int range_or_reply(const tvs_http_req *req, tvs_http_resp *resp, int64_t *from, int64_t *to)
 {
-	char buf[48];
 	struct jv v = { 0 };
-	json_t *q = json_object();
 
-	*from = 0;
-	*to = TVS_AUDIT_MAX_AT + 1;
-	if (tvs_http_query_param(req, "from", buf, sizeof(buf))) {
-		json_object_set_new(q, "from", json_string(buf));
-		*from = jv_time(&v, q, "", "from", 1, 0);
-	}
-	if (tvs_http_query_param(req, "to", buf, sizeof(buf))) {
-		json_object_set_new(q, "to", json_string(buf));
-		*to = jv_time(&v, q, "", "to", 1, *to);
-	}
-	json_decref(q);
+	*from = svc_query_time(&v, req, "from", 0, 0);
+	*to = svc_query_time(&v, req, "to", 0, TVS_AUDIT_MAX_AT + 1);
 	if (!v.bad && *to <= *from)
 		jv_fail(&v, "", "to", "must be after from");
 	if (v.bad) {

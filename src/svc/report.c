@@ -132,24 +132,14 @@ SVC_HANDLER(h_metrics)
 
 SVC_HANDLER(h_report_summary)
 {
-	char buf[48];
-	int64_t from = 0, to = INT64_MAX;
+	int64_t from, to;
 	tvs_rows r = { 0 };
 	json_t *rows;
 	int rc;
 	struct jv v = { 0 };
-	json_t *q = json_object();
 
-	/* reuse the RFC 3339 parser through a one-field object */
-	if (tvs_http_query_param(req, "from", buf, sizeof(buf))) {
-		json_object_set_new(q, "from", json_string(buf));
-		from = jv_time(&v, q, "", "from", 1, 0);
-	}
-	if (tvs_http_query_param(req, "to", buf, sizeof(buf))) {
-		json_object_set_new(q, "to", json_string(buf));
-		to = jv_time(&v, q, "", "to", 1, INT64_MAX);
-	}
-	json_decref(q);
+	from = svc_query_time(&v, req, "from", 0, 0);
+	to = svc_query_time(&v, req, "to", 0, INT64_MAX);
 	if (v.bad) {
 		tvs_http_reply_error(resp, 400, "invalid_query", "%s: %s", v.field, v.msg);
 		return;
@@ -212,17 +202,12 @@ SVC_HANDLER(h_report_timeseries)
 	char buf[48], port[8] = "", mode[8] = "", t[32];
 	int64_t from, to, bucket = 3600, nb;
 	struct jv v = { 0 };
-	json_t *q = json_object(), *series, **slot = NULL;
+	json_t *series, **slot = NULL;
 	tvs_rows r = { 0 }, lat = { 0 };
 	int rc;
 
-	if (tvs_http_query_param(req, "from", buf, sizeof(buf)))
-		json_object_set_new(q, "from", json_string(buf));
-	if (tvs_http_query_param(req, "to", buf, sizeof(buf)))
-		json_object_set_new(q, "to", json_string(buf));
-	from = jv_time(&v, q, "", "from", 1, 0);
-	to = jv_time(&v, q, "", "to", 1, 0);
-	json_decref(q);
+	from = svc_query_time(&v, req, "from", 1, 0);
+	to = svc_query_time(&v, req, "to", 1, 0);
 	if (!v.bad && to <= from)
 		jv_fail(&v, "", "to", "must be after from");
 	if (!v.bad && tvs_http_query_param(req, "bucket", buf, sizeof(buf))) {

@@ -433,6 +433,20 @@ json_t *svc_json_body_or_reply(const tvs_http_req *req, tvs_http_resp *resp)
 	return j;
 }
 
+int64_t svc_query_time(struct jv *v, const tvs_http_req *req, const char *name, int required, int64_t def)
+{
+	char buf[48];
+	json_t *q = json_object();
+	int64_t t;
+
+	/* the body's RFC 3339 rules and messages, through a one-field object */
+	if (tvs_http_query_param(req, name, buf, sizeof(buf)))
+		json_object_set_new(q, name, json_string(buf));
+	t = jv_time(v, q, "", name, required, def);
+	json_decref(q);
+	return t;
+}
+
 int jv_reply(struct jv *v, tvs_http_resp *resp)
 {
 	json_t *j;

@@ -228,6 +228,9 @@ int64_t jv_int(struct jv *v, json_t *obj, const char *path, const char *key, int
 	       int64_t hi, int64_t def);
 /* RFC 3339 UTC time ("...Z" or "+00:00") as unix seconds; absent optional gives def. */
 int64_t jv_time(struct jv *v, json_t *obj, const char *path, const char *key, int required, int64_t def);
+/* Query parameter name as an RFC 3339 time, by jv_time's rules (absent:
+ * def, or a failure when required); the failure names the parameter. */
+int64_t svc_query_time(struct jv *v, const tvs_http_req *req, const char *name, int required, int64_t def);
 /* A nested object, or NULL. */
 json_t *jv_obj(struct jv *v, json_t *obj, const char *path, const char *key, int required);
 /* A nested array, or NULL. */
