@@ -40,6 +40,9 @@ typedef struct tvs_svc_config {
 	int workers;              /* HTTP workers, one face context each (default 2) */
 	const char *rule_set;     /* "final-2025" (default) or "pilot-2018": recorded on every encounter */
 	int retention_interval_s; /* how often the server purges what is due (default 60; 0: never) */
+	int retention_batch;      /* encounters purged per transaction (default 256) */
+	int gallery_poll_ms;      /* how often the server looks for queued gallery builds (default 1000;
+				   * 0: never, not even those it queues itself) */
 	double non_citizen_years; /* a matched non-citizen's record and photo (default 75) */
 	/* injectable clock, unix seconds; NULL: the system clock */
 	int64_t (*now)(void *arg);

@@ -1,7 +1,8 @@
 /*
  * tvs retention: the retention job for cron, and its report.
  *
- *   tvs retention run    --db URL [--key-file F] [--now TIME] [--rule-set R] [--non-citizen-years Y]
+ *   tvs retention run    --db URL [--key-file F] [--now TIME] [--batch N] [--rule-set R]
+ *                        [--non-citizen-years Y]
  *   tvs retention report --db URL [--key-file F] [--now TIME] ...
  *
  * The running server does the same every --retention-interval seconds; the
@@ -31,6 +32,8 @@ static const char RETENTION_USAGE[] =
 	"  --db URL               the store (default $TVS_DB, else tvs.db)\n"
 	"  --key-file FILE        its master key (default: the store's path + .key)\n"
 	"  --now TIME             act as if it were TIME (RFC 3339 UTC or unix seconds)\n"
+	"  --batch N              encounters purged per transaction (default 256): each\n"
+	"                         batch commits or, if the process dies, rolls back whole\n"
 	"  --rule-set R           pilot-2018 or final-2025 (default final-2025)\n"
 	"  --non-citizen-years Y  a matched non-citizen's term (default 75)\n"
 	"\n"
@@ -68,10 +71,10 @@ static int64_t clock_fixed(void *arg)
 int tvs_cli_retention(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "", *db = NULL, *key = NULL, *now_s = NULL, *rules = NULL,
-		   *years = NULL;
+		   *years = NULL, *batch = NULL;
 	struct tvs_cli_opt tab[] = { { "--db", &db },		{ "--key-file", &key },
 				     { "--now", &now_s },	{ "--rule-set", &rules },
-				     { "--non-citizen-years", &years } };
+				     { "--non-citizen-years", &years }, { "--batch", &batch } };
 	char cmd[64], keybuf[4096], *json = NULL;
 	tvs_svc_config cfg;
 	tvs_svc_t *s = NULL;
@@ -99,6 +102,14 @@ int tvs_cli_retention(int argc, char **argv)
 		cfg.rule_set = rules;
 	if (years)
 		cfg.non_citizen_years = atof(years);
+	if (batch) {
+		char *end;
+		long n = strtol(batch, &end, 10);
+
+		if (end == batch || *end || n < 1 || n > 100000)
+			return tvs_cli_usage_error(cmd, RETENTION_USAGE, "--batch must be 1 to 100000");
+		cfg.retention_batch = (int)n;
+	}
 	if (now_s && parse_now(now_s, &now))
 		return tvs_cli_usage_error(cmd, RETENTION_USAGE, "--now must be like 2026-11-23T10:00:00Z");
 	fixed_now = now;

@@ -49,6 +49,9 @@ static const char SERVE_USAGE[] =
 	"  --retention-interval S  purge what is due every S seconds (default 60; 0: only by\n"
 	"                      POST /v1/retention/run or tvs retention run)\n"
 	"  --non-citizen-years Y   a matched non-citizen's record and photo (default 75)\n"
+	"  --retention-batch N encounters purged per transaction (default 256)\n"
+	"  --gallery-poll MS   look for queued gallery builds every MS ms (default 1000; a\n"
+	"                      manifest or portrait sent to this node is built at once)\n"
 	"  --config FILE       read settings from FILE (key = value lines)\n"
 	"\n"
 	"Every option can also be set as TVS_<NAME> in the environment (TVS_DB, TVS_PORT,\n"
@@ -57,13 +60,14 @@ static const char SERVE_USAGE[] =
 enum {
 	O_DB, O_BIND, O_PORT, O_PORT_FILE, O_WORKERS, O_QUEUE, O_MAX_BODY, O_MODELS, O_CALIB, O_COUNTRY, O_FPIR,
 	O_FMR, O_MARGIN, O_TTL, O_LOG, O_CONFIG, O_KEY_FILE, O_TLS_CERT, O_TLS_KEY, O_RULE_SET,
-	O_RETENTION_INTERVAL, O_NON_CITIZEN_YEARS, O_COUNT
+	O_RETENTION_INTERVAL, O_NON_CITIZEN_YEARS, O_RETENTION_BATCH, O_GALLERY_POLL, O_COUNT
 };
 static const char *const opt_names[O_COUNT] = { "db",	   "bind",  "port",	  "port-file", "workers",
 						"queue",   "max-body", "models",  "calibration", "country",
 						"fpir",    "fmr",   "margin",	  "session-ttl", "log",
 						"config",  "key-file", "tls-cert", "tls-key", "rule-set",
-						"retention-interval", "non-citizen-years" };
+						"retention-interval", "non-citizen-years", "retention-batch",
+						"gallery-poll" };
 
 /* Config-file values live here for the life of the process. */
 static char *file_vals[O_COUNT];
@@ -339,6 +343,8 @@ int tvs_cli_server_parse(int argc, char **argv, const char *cmd, const char *usa
 	NUM(O_TTL, 60, 7 * 86400, o->svc.session_ttl_s)
 	NUM(O_RETENTION_INTERVAL, 0, 86400, o->svc.retention_interval_s)
 	NUM(O_NON_CITIZEN_YEARS, 0.001, 1000, o->svc.non_citizen_years)
+	NUM(O_RETENTION_BATCH, 1, 100000, o->svc.retention_batch)
+	NUM(O_GALLERY_POLL, 10, 3600000, o->svc.gallery_poll_ms)
 #undef NUM
 	if (vals[O_LOG] && !strcmp(vals[O_LOG], "off")) {
 		o->log = NULL;

@@ -98,7 +98,7 @@ SVC_HANDLER(h_portrait_create)
 	tvs_template t;
 	tvs_tx_t *tx = NULL;
 	tvs_rows r = { 0 };
-	int64_t doc_id = 0, now = svc_now(s);
+	int64_t doc_id = 0, now = svc_now(s), queued = 0;
 	json_t *qj;
 	char *qtxt = NULL;
 	int rc;
@@ -146,6 +146,9 @@ SVC_HANDLER(h_portrait_create)
 					       TVS_VTEXT(tvs_img_sniff(img, ilen) == TVS_IMG_PNG ? "image/png" : "image/jpeg"),
 					       TVS_VBLOB(tct, tctn), TVS_VINT(tkey), TVS_VTEXT(qtxt), TVS_VINT(now) },
 				  9, &r);
+	/* the galleries of the open manifests listing the document gain it */
+	if (!rc)
+		rc = svc_gallery_request_for_document(tx, doc_id, now, &queued);
 	if (!rc)
 		rc = svc_audit_commit(s, &tx, who, "portrait.enrol", d.number, source);
 	if (rc) {
@@ -155,6 +158,8 @@ SVC_HANDLER(h_portrait_create)
 		goto out;
 	}
 	atomic_fetch_add(&s->m.enrolments, 1);
+	if (queued)
+		svc_ticker_kick(&s->gallery_jobs);
 	svc_reply_json(resp, 201, json_pack("{s:I,s:I,s:o}", "portrait_id", (json_int_t)tvs_rows_int(&r, 0, 0),
 					    "document_id", (json_int_t)doc_id, "quality", qj));
 out:

@@ -94,104 +94,155 @@ out:
 	return rc;
 }
 
-/* Build manifest_id's gallery from the store and install it. publish: also
- * write its galleries row (built_at: now, or one past the old row's) and
- * stamp the copy with what was written; else stamp it with built_at, the
- * row's value read before the templates were. */
-static int gallery_load(tvs_svc_t *s, int64_t manifest_id, int publish, int64_t built_at, json_t **summary)
+/* Read manifest_id's gallery from the store through tx (NULL: a read
+ * transaction of its own) into ng, with the templates' count in *size, the
+ * travelers who have one in *with, and in *gen the build requests it covers
+ * (read first: a request after that may not be in the templates). */
+static int gallery_read(tvs_svc_t *s, tvs_tx_t *tx, int64_t manifest_id, struct svc_gallery *ng, size_t *size,
+			size_t *with, int64_t *gen)
 {
-	struct svc_gallery ng = { .manifest_id = manifest_id, .built_at = built_at };
 	tvs_gallery_config gc = { .model = TVS_MATCH_DEFAULT_MODEL };
-	tvs_rows m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 }, w = { 0 };
-	tvs_tx_t *rtx = NULL;
+	tvs_rows q = { 0 }, m = { 0 }, locs = { 0 }, t = { 0 }, nt = { 0 };
+	tvs_tx_t *own = NULL;
 	tvs_val id = TVS_VINT(manifest_id);
-	int64_t now = svc_now(s);
-	size_t with = 0;
-	char at[32];
-	int rc;
+	int rc = 0;
 
-	rc = tvs_store_query(s->store, "SELECT opens_at, closes_at FROM manifests WHERE id = ?", &id, 1, &m);
+	ng->manifest_id = manifest_id;
+	*with = *size = 0;
+	if (!tx) {
+		rc = tvs_store_begin(s->store, 0, &own);
+		tx = own;
+	}
+	if (!rc)
+		rc = tvs_tx_query(tx, "SELECT queue_gen FROM galleries WHERE manifest_id = ?", &id, 1, &q);
+	if (!rc)
+		rc = tvs_tx_query(tx, "SELECT opens_at, closes_at FROM manifests WHERE id = ?", &id, 1, &m);
 	if (!rc && m.nrows != 1)
 		rc = tvs__err(TVS_ENOTFOUND, "manifest %lld", (long long)manifest_id);
-	if (rc)
-		goto out;
-	ng.opens_at = tvs_rows_int(&m, 0, 0);
-	ng.closes_at = tvs_rows_int(&m, 0, 1);
-	rc = tvs_store_query(s->store, "SELECT location_id FROM manifest_locations WHERE manifest_id = ?", &id, 1,
-			     &locs);
-	if (rc)
-		goto out;
-	ng.nlocations = locs.nrows;
-	ng.locations = calloc(locs.nrows ? locs.nrows : 1, sizeof(*ng.locations));
-	if (!ng.locations) {
-		rc = tvs__err(TVS_ENOMEM, "gallery");
-		goto out;
-	}
-	for (size_t i = 0; i < locs.nrows; i++)
-		ng.locations[i] = tvs_rows_int(&locs, i, 0);
-	rc = tvs_store_begin(s->store, 0, &rtx);
 	if (!rc)
-		rc = tvs_tx_query(rtx,
+		rc = tvs_tx_query(tx, "SELECT location_id FROM manifest_locations WHERE manifest_id = ?", &id, 1, &locs);
+	if (!rc)
+		rc = tvs_tx_query(tx,
 				  "SELECT mt.document_id, p.id, p.template, p.template_key FROM manifest_travelers mt"
 				  " JOIN portraits p ON p.document_id = mt.document_id"
 				  " WHERE mt.manifest_id = ? AND p.template IS NOT NULL ORDER BY mt.document_id, p.id",
 				  &id, 1, &t);
 	if (!rc)
-		rc = tvs_tx_query(rtx, "SELECT count(*) FROM manifest_travelers WHERE manifest_id = ?", &id, 1, &nt);
+		rc = tvs_tx_query(tx, "SELECT count(*) FROM manifest_travelers WHERE manifest_id = ?", &id, 1, &nt);
 	if (rc)
 		goto out;
-	ng.travelers = (size_t)tvs_rows_int(&nt, 0, 0);
+	*gen = q.nrows ? tvs_rows_int(&q, 0, 0) : 0;
+	ng->opens_at = tvs_rows_int(&m, 0, 0);
+	ng->closes_at = tvs_rows_int(&m, 0, 1);
+	ng->nlocations = locs.nrows;
+	ng->locations = calloc(locs.nrows ? locs.nrows : 1, sizeof(*ng->locations));
+	if (!ng->locations) {
+		rc = tvs__err(TVS_ENOMEM, "gallery");
+		goto out;
+	}
+	for (size_t i = 0; i < locs.nrows; i++)
+		ng->locations[i] = tvs_rows_int(&locs, i, 0);
+	ng->travelers = (size_t)tvs_rows_int(&nt, 0, 0);
 	gc.capacity = t.nrows;
-	rc = tvs_gallery_create(&ng.g, &gc);
+	rc = tvs_gallery_create(&ng->g, &gc);
 	for (size_t i = 0; !rc && i < t.nrows; i++) {
 		tvs_template tp;
 
-		rc = svc_unseal_template(s, rtx, &t, i, 2, &tp);
+		rc = svc_unseal_template(s, tx, &t, i, 2, &tp);
 		if (!rc)
-			rc = tvs_gallery_add(ng.g, (uint64_t)tvs_rows_int(&t, i, 0), (uint64_t)tvs_rows_int(&t, i, 1), &tp);
+			rc = tvs_gallery_add(ng->g, (uint64_t)tvs_rows_int(&t, i, 0), (uint64_t)tvs_rows_int(&t, i, 1), &tp);
 		if (!rc && (i == 0 || tvs_rows_int(&t, i, 0) != tvs_rows_int(&t, i - 1, 0)))
-			with++;
+			(*with)++;
 	}
-	tvs_tx_rollback(rtx); /* read only */
-	rtx = NULL;
-	if (rc || !publish)
-		goto keep;
-	rc = tvs_store_query(s->store,
-			     "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at)"
-			     " VALUES (?, 'ready', ?, ?, ?, ?) ON CONFLICT (manifest_id) DO UPDATE SET"
-			     " status = excluded.status, size = excluded.size, travelers = excluded.travelers,"
-			     " missing = excluded.missing, built_at = CASE WHEN excluded.built_at > galleries.built_at"
-			     " THEN excluded.built_at ELSE galleries.built_at + 1 END RETURNING built_at",
-			     (tvs_val[]){ id, TVS_VINT(t.nrows), TVS_VINT(ng.travelers), TVS_VINT(ng.travelers - with),
-					  TVS_VINT(now) },
-			     5, &w);
+	*size = t.nrows;
+out:
+	tvs_tx_rollback(own); /* read only */
+	tvs_rows_free(&q);
+	tvs_rows_free(&m);
+	tvs_rows_free(&locs);
+	tvs_rows_free(&t);
+	tvs_rows_free(&nt);
+	return rc;
+}
+
+/* Build manifest_id's gallery from the store, write its galleries row and
+ * audit row through tx (NULL: a write transaction of its own), and install
+ * it stamped with the built_at written: now, or one past the old row's, so
+ * it only goes up. The row's build request is cleared if the build covers
+ * the newest (its queue_gen is still what the build read). */
+static int gallery_publish(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_principal *who, int64_t manifest_id,
+			   json_t **summary)
+{
+	struct svc_gallery ng = { 0 };
+	tvs_tx_t *own = NULL;
+	tvs_rows w = { 0 };
+	size_t size, with;
+	int64_t gen = 0;
+	char at[32], obj[40];
+	int rc = gallery_read(s, tx, manifest_id, &ng, &size, &with, &gen);
+
+	if (!rc && !tx) {
+		rc = tvs_store_begin(s->store, 1, &own);
+		tx = own;
+	}
+	if (!rc)
+		rc = tvs_tx_query(tx,
+				  "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at)"
+				  " VALUES (?, 'ready', ?, ?, ?, ?) ON CONFLICT (manifest_id) DO UPDATE SET"
+				  " status = excluded.status, size = excluded.size, travelers = excluded.travelers,"
+				  " missing = excluded.missing, built_at = CASE WHEN excluded.built_at > galleries.built_at"
+				  " THEN excluded.built_at ELSE galleries.built_at + 1 END,"
+				  " queued_at = CASE WHEN galleries.queue_gen = ? THEN NULL ELSE galleries.queued_at END"
+				  " RETURNING built_at",
+				  (tvs_val[]){ TVS_VINT(manifest_id), TVS_VINT(size), TVS_VINT(ng.travelers),
+					       TVS_VINT(ng.travelers - with), TVS_VINT(svc_now(s)), TVS_VINT(gen) },
+				  6, &w);
 	if (!rc && w.nrows != 1)
 		rc = tvs__err(TVS_EIO, "gallery %lld: no row written", (long long)manifest_id);
+	snprintf(obj, sizeof(obj), "manifest:%lld", (long long)manifest_id);
+	if (!rc)
+		rc = svc_audit(s, tx, who, "gallery.build", obj, NULL);
+	if (!rc && own) {
+		rc = tvs_tx_commit(own);
+		own = NULL;
+	}
 	if (rc)
 		goto out;
 	ng.built_at = tvs_rows_int(&w, 0, 0);
 	svc_time_str(ng.built_at, at);
 	if (summary)
 		*summary = json_pack("{s:I,s:s,s:I,s:I,s:I,s:s}", "manifest_id", (json_int_t)manifest_id, "status",
-				     "ready", "size", (json_int_t)t.nrows, "travelers", (json_int_t)ng.travelers,
+				     "ready", "size", (json_int_t)size, "travelers", (json_int_t)ng.travelers,
 				     "missing", (json_int_t)(ng.travelers - with), "built_at", at);
-keep:
-	if (!rc)
-		rc = install(s, &ng);
+	/* a caller's tx may still roll back: then another node (or this one)
+	 * builds it again, and this copy is as good as that one */
+	rc = install(s, &ng);
 out:
-	tvs_tx_rollback(rtx);
+	tvs_tx_rollback(own);
 	gallery_clear(&ng);
-	tvs_rows_free(&m);
-	tvs_rows_free(&locs);
-	tvs_rows_free(&t);
-	tvs_rows_free(&nt);
 	tvs_rows_free(&w);
 	return rc;
 }
 
-int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary)
+/* Build manifest_id's gallery from the store and install it stamped with
+ * built_at, the store row's value read before the templates were. */
+static int gallery_load(tvs_svc_t *s, int64_t manifest_id, int64_t built_at)
 {
-	return gallery_load(s, manifest_id, 1, 0, summary);
+	struct svc_gallery ng = { 0 };
+	size_t size, with;
+	int64_t gen;
+	int rc = gallery_read(s, NULL, manifest_id, &ng, &size, &with, &gen);
+
+	ng.built_at = built_at;
+	if (!rc)
+		rc = install(s, &ng);
+	gallery_clear(&ng);
+	return rc;
+}
+
+int svc_gallery_build(tvs_svc_t *s, const struct svc_principal *who, int64_t manifest_id, json_t **summary)
+{
+	return gallery_publish(s, NULL, who, manifest_id, summary);
 }
 
 int svc_galleries_restore(tvs_svc_t *s)
@@ -205,8 +256,94 @@ int svc_galleries_restore(tvs_svc_t *s)
 	/* built from the rows as they are: a restart is not a rebuild, so other
 	 * nodes keep their copies */
 	for (size_t i = 0; !rc && i < r.nrows; i++)
-		rc = gallery_load(s, tvs_rows_int(&r, i, 0), 0, tvs_rows_int(&r, i, 1), NULL);
+		rc = gallery_load(s, tvs_rows_int(&r, i, 0), tvs_rows_int(&r, i, 1));
 	tvs_rows_free(&r);
+	return rc;
+}
+
+/* ------------------------------------------------------ queued builds */
+
+/* A build request bumps the row's queue_gen; queued_at keeps the time of the
+ * oldest one not yet built. A build clears it only if it read the newest
+ * gen, so a portrait enrolled while a build runs queues one more. */
+#define GALLERY_REQUEST_UPSERT                                                                   \
+	" ON CONFLICT (manifest_id) DO UPDATE SET queue_gen = galleries.queue_gen + 1,"         \
+	" queued_at = COALESCE(galleries.queued_at, excluded.queued_at)"
+
+int svc_gallery_request(tvs_tx_t *tx, int64_t manifest_id, int64_t now)
+{
+	return tvs_tx_exec(tx,
+			   "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at, queued_at,"
+			   " queue_gen) VALUES (?, 'queued', 0, 0, 0, 0, ?, 1)" GALLERY_REQUEST_UPSERT,
+			   (tvs_val[]){ TVS_VINT(manifest_id), TVS_VINT(now) }, 2, NULL);
+}
+
+int svc_gallery_request_for_document(tvs_tx_t *tx, int64_t document_id, int64_t now, int64_t *n)
+{
+	return tvs_tx_exec(tx,
+			   "INSERT INTO galleries (manifest_id, status, size, travelers, missing, built_at, queued_at,"
+			   " queue_gen) SELECT mt.manifest_id, 'queued', 0, 0, 0, 0, ?, 1 FROM manifest_travelers mt"
+			   " JOIN manifests m ON m.id = mt.manifest_id WHERE mt.document_id = ? AND m.closes_at > ?"
+			   GALLERY_REQUEST_UPSERT,
+			   (tvs_val[]){ TVS_VINT(now), TVS_VINT(document_id), TVS_VINT(now) }, 3, n);
+}
+
+static const struct svc_principal builder = { .role = 0, .id = 0, .name = "system:galleries" };
+
+/* The oldest request. On PostgreSQL the claim is a row lock held by the
+ * build's own transaction (FOR UPDATE SKIP LOCKED): nodes polling at once
+ * each take another gallery, and a node that dies mid-build rolls back, which
+ * frees the request for the next poll of any node. SQLite is one node, whose
+ * one worker thread builds one gallery at a time: the build reads in its own
+ * transaction and writes in a short one, not holding the writer lock
+ * through the build. */
+static const char *const claim_sql[2] = {
+	"SELECT manifest_id FROM galleries WHERE queued_at IS NOT NULL ORDER BY queued_at, manifest_id LIMIT 1",
+	"SELECT manifest_id FROM galleries WHERE queued_at IS NOT NULL ORDER BY queued_at, manifest_id LIMIT 1"
+	" FOR UPDATE SKIP LOCKED",
+};
+
+/* Build one requested gallery: *built 1, or 0 when there is none this node
+ * may take. */
+static int gallery_job(tvs_svc_t *s, int *built)
+{
+	int pg = !strcmp(tvs_store_backend(s->store), "postgresql");
+	tvs_tx_t *tx = NULL;
+	tvs_rows r = { 0 };
+	json_t *sum = NULL;
+	int rc;
+
+	*built = 0;
+	if (pg) {
+		rc = tvs_store_begin(s->store, 1, &tx);
+		if (!rc)
+			rc = tvs_tx_query(tx, claim_sql[1], NULL, 0, &r);
+	} else {
+		rc = tvs_store_query(s->store, claim_sql[0], NULL, 0, &r);
+	}
+	if (!rc && r.nrows == 1)
+		rc = gallery_publish(s, tx, &builder, tvs_rows_int(&r, 0, 0), &sum);
+	if (!rc && tx)
+		rc = tvs_tx_commit(tx);
+	else
+		tvs_tx_rollback(tx);
+	if (!rc && sum) {
+		*built = 1;
+		svc_event_publish(s, "gallery", sum);
+	} else {
+		json_decref(sum);
+	}
+	tvs_rows_free(&r);
+	return rc;
+}
+
+int svc_gallery_jobs_tick(tvs_svc_t *s)
+{
+	int built, rc;
+
+	do
+		rc = gallery_job(s, &built);
+	while (!rc && built);
 	return rc;
 }
 
@@ -274,7 +411,7 @@ static int gallery_catch_up(tvs_svc_t *s, int64_t manifest_id, int64_t built_at)
 	builds = &me;
 	pthread_mutex_unlock(&build_mu);
 
-	rc = gallery_load(s, manifest_id, 0, built_at, NULL);
+	rc = gallery_load(s, manifest_id, built_at);
 
 	pthread_mutex_lock(&build_mu);
 	for (struct building **p = &builds; *p; p = &(*p)->next)

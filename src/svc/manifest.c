@@ -83,6 +83,8 @@ static int manifest_insert(tvs_svc_t *s, tvs_tx_t *tx, const struct svc_manifest
 		}
 	}
 	if (!rc)
+		rc = svc_gallery_request(tx, *mid, now);
+	if (!rc)
 		rc = tvs_tx_query(tx,
 				  "SELECT count(DISTINCT mt.document_id) FROM manifest_travelers mt"
 				  " JOIN portraits p ON p.document_id = mt.document_id WHERE mt.manifest_id = ?",
@@ -123,13 +125,15 @@ static void manifests_store(tvs_svc_t *s, tvs_http_resp *resp, const struct svc_
 							     "carrier", m.carrier, "number", m.number, "direction",
 							     m.direction, "travelers",
 							     (json_int_t)json_array_size(m.travelers), "with_portraits",
-							     (json_int_t)with, "gallery", "status", "none"));
+							     (json_int_t)with, "gallery", "status", "queued"));
 	}
 	if (!rc) {
 		rc = tvs_tx_commit(tx);
 		tx = NULL;
 	}
 	tvs_tx_rollback(tx);
+	if (!rc)
+		svc_ticker_kick(&s->gallery_jobs);
 	if (rc == -1)
 		jv_reply(&v, resp);
 	else if (rc)
@@ -269,12 +273,12 @@ SVC_HANDLER(h_manifest_create)
 static const char manifest_cols[] =
 	"SELECT m.id, m.carrier, m.number, m.direction, p.code, m.scheduled_at, m.opens_at, m.closes_at,"
 	" (SELECT count(*) FROM manifest_travelers mt WHERE mt.manifest_id = m.id),"
-	" g.status, g.size, g.built_at FROM manifests m JOIN ports p ON p.id = m.port_id"
+	" g.status, g.size, g.built_at, g.queued_at FROM manifests m JOIN ports p ON p.id = m.port_id"
 	" LEFT JOIN galleries g ON g.manifest_id = m.id";
 
 static json_t *manifest_json(const tvs_rows *r, size_t i)
 {
-	char sched[32], op[32], cl[32], built[32];
+	char sched[32], op[32], cl[32], built[32], queued[32];
 	json_t *g;
 
 	svc_time_str(tvs_rows_int(r, i, 5), sched);
@@ -283,9 +287,15 @@ static json_t *manifest_json(const tvs_rows *r, size_t i)
 	if (tvs_rows_is_null(r, i, 9)) {
 		g = json_pack("{s:s}", "status", "none");
 	} else {
+		int never = !strcmp(tvs_rows_text(r, i, 9), "queued");
+
 		svc_time_str(tvs_rows_int(r, i, 11), built);
-		g = json_pack("{s:s,s:I,s:s}", "status", tvs_rows_text(r, i, 9), "size",
-			      (json_int_t)tvs_rows_int(r, i, 10), "built_at", built);
+		if (!tvs_rows_is_null(r, i, 12))
+			svc_time_str(tvs_rows_int(r, i, 12), queued);
+		/* queued_at: a build is waiting (the first, or a rebuild) */
+		g = json_pack("{s:s,s:I,s:s*,s:s*}", "status", tvs_rows_text(r, i, 9), "size",
+			      (json_int_t)tvs_rows_int(r, i, 10), "built_at", never ? NULL : built, "queued_at",
+			      tvs_rows_is_null(r, i, 12) ? NULL : queued);
 	}
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:I,s:o}", "id", (json_int_t)tvs_rows_int(r, i, 0),
 			 "carrier", tvs_rows_text(r, i, 1), "number", tvs_rows_text(r, i, 2), "direction",
@@ -365,12 +375,11 @@ SVC_HANDLER(h_manifest_gallery)
 
 	if (id < 0)
 		return;
-	rc = svc_gallery_build(s, id, &sum);
+	rc = svc_gallery_build(s, who, id, &sum);
 	if (rc) {
 		svc_reply_rc(resp, rc, "manifest");
 		return;
 	}
-	svc_audit(s, NULL, who, "gallery.build", req->params[0], NULL);
 	svc_event_publish(s, "gallery", json_deep_copy(sum));
 	svc_reply_json(resp, 200, sum);
 }

@@ -19,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#define PURGE_BATCH 256
-
 /* -------------------------------------------------------------- assess */
 
 static int policy_decision(int d)
@@ -197,13 +195,13 @@ static const struct svc_principal retention_actor = { .role = 0, .id = 0, .name 
  * lets one writer at a time. */
 static const char *const due_sql[2][2] = {
 	{ "SELECT id, category FROM encounters WHERE image_key IS NOT NULL"
-	  " AND bio_purge_at <= ? ORDER BY id LIMIT " SVC_STR(PURGE_BATCH),
+	  " AND bio_purge_at <= ? ORDER BY id LIMIT ?",
 	  "SELECT id, category FROM encounters WHERE record_purge_at <= ?"
-	  " ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) },
+	  " ORDER BY id LIMIT ?" },
 	{ "SELECT id, category FROM encounters WHERE image_key IS NOT NULL"
-	  " AND bio_purge_at <= ? ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) " FOR UPDATE SKIP LOCKED",
+	  " AND bio_purge_at <= ? ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
 	  "SELECT id, category FROM encounters WHERE record_purge_at <= ?"
-	  " ORDER BY id LIMIT " SVC_STR(PURGE_BATCH) " FOR UPDATE SKIP LOCKED" },
+	  " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED" },
 };
 
 /* One batch of due encounters: shred, clear or delete, audit, commit.
@@ -218,7 +216,8 @@ static int purge_batch(tvs_svc_t *s, int64_t now, int whole, size_t *n)
 	*n = 0;
 	rc = tvs_store_begin(s->store, 1, &tx);
 	if (!rc)
-		rc = tvs_tx_query(tx, due_sql[pg][whole], (tvs_val[]){ TVS_VINT(now) }, 1, &r);
+		rc = tvs_tx_query(tx, due_sql[pg][whole], (tvs_val[]){ TVS_VINT(now), TVS_VINT(s->cfg.retention_batch) }, 2,
+				  &r);
 	for (size_t i = 0; !rc && i < r.nrows; i++) {
 		int64_t id = tvs_rows_int(&r, i, 0);
 		char obj[40];
@@ -258,7 +257,7 @@ int svc_retention_run(tvs_svc_t *s, int64_t now, struct svc_retention_stats *st)
 				st->records += n;
 			else
 				st->biometrics += n;
-		} while (!rc && n == PURGE_BATCH);
+		} while (!rc && n == (size_t)s->cfg.retention_batch);
 	if (!rc && st->biometrics + st->records > 0) {
 		/* the shredded keys leave the WAL too; a busy reader only delays that */
 		int src = tvs_vault_scrub(s->store);
@@ -316,56 +315,11 @@ int svc_retention_report(tvs_svc_t *s, int64_t now, json_t **out)
 
 /* ---------------------------------------------------------- scheduler */
 
-static void *scheduler(void *arg)
+int svc_retention_tick(tvs_svc_t *s)
 {
-	tvs_svc_t *s = arg;
+	struct svc_retention_stats st;
 
-	pthread_mutex_lock(&s->sched_mu);
-	while (!s->sched_stop) {
-		struct timespec until;
-		struct svc_retention_stats st;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += s->cfg.retention_interval_s;
-		pthread_cond_timedwait(&s->sched_cv, &s->sched_mu, &until);
-		if (s->sched_stop)
-			break;
-		pthread_mutex_unlock(&s->sched_mu);
-		if (svc_retention_run(s, svc_now(s), &st))
-			fprintf(stderr, "tvs: retention: %s (next try in %d s)\n", tvs_errmsg(), s->cfg.retention_interval_s);
-		pthread_mutex_lock(&s->sched_mu);
-	}
-	pthread_mutex_unlock(&s->sched_mu);
-	return NULL;
-}
-
-int svc_scheduler_start(tvs_svc_t *s)
-{
-	pthread_mutex_init(&s->sched_mu, NULL);
-	pthread_cond_init(&s->sched_cv, NULL);
-	s->sched_inited = 1;
-	if (s->cfg.retention_interval_s <= 0)
-		return 0;
-	if (pthread_create(&s->sched, NULL, scheduler, s))
-		return tvs__err(TVS_ENOMEM, "retention scheduler thread");
-	s->sched_running = 1;
-	return 0;
-}
-
-void svc_scheduler_stop(tvs_svc_t *s)
-{
-	if (!s->sched_inited)
-		return;
-	pthread_mutex_lock(&s->sched_mu);
-	s->sched_stop = 1;
-	pthread_cond_signal(&s->sched_cv);
-	pthread_mutex_unlock(&s->sched_mu);
-	if (s->sched_running)
-		pthread_join(s->sched, NULL);
-	s->sched_running = 0;
-	pthread_cond_destroy(&s->sched_cv);
-	pthread_mutex_destroy(&s->sched_mu);
-	s->sched_inited = 0;
+	return svc_retention_run(s, svc_now(s), &st);
 }
 
 /* ------------------------------------------------------------ routes */

@@ -93,6 +93,13 @@ static const char v5[] =
  * (svc_galleries_refresh): that lookup starts from the location. */
 static const char v6[] = "CREATE INDEX manifest_locations_location ON manifest_locations (location_id);";
 
+/* Gallery builds as jobs (gallery.c): queued_at is when the oldest request
+ * not yet built came (NULL: none), queue_gen counts requests, so a build
+ * clears only those it covers. Any node's worker polls the partial index. */
+static const char v7[] = "ALTER TABLE galleries ADD COLUMN queued_at INTEGER;"
+			 "ALTER TABLE galleries ADD COLUMN queue_gen INTEGER NOT NULL DEFAULT 0;"
+			 "CREATE INDEX galleries_queued ON galleries (queued_at) WHERE queued_at IS NOT NULL;";
+
 const struct tvs_migration svc_migrations[] = {
 	{ 1, "data keys", tvs_vault_schema_sql, NULL },
 	{ 2, "service schema", v1, NULL },
@@ -100,5 +107,6 @@ const struct tvs_migration svc_migrations[] = {
 	{ 4, "audit chain", tvs_audit_schema_script, NULL },
 	{ 5, "audit key", v5, NULL },
 	{ 6, "galleries by location", v6, NULL },
+	{ 7, "gallery build queue", v7, NULL },
 };
 const size_t svc_nmigrations = sizeof(svc_migrations) / sizeof(svc_migrations[0]);

@@ -32,6 +32,8 @@ void tvs_svc_default_config(tvs_svc_config *c)
 	c->workers = 2;
 	c->rule_set = "final-2025";
 	c->retention_interval_s = 60;
+	c->retention_batch = 256;
+	c->gallery_poll_ms = 1000;
 	c->non_citizen_years = 75;
 }
 
@@ -198,9 +200,10 @@ static int open_core(tvs_svc_t **out, const tvs_svc_config *cfg)
 		return tvs__err(TVS_EINVAL, "service: rule set must be pilot-2018 or final-2025, not %s",
 				cfg->rule_set ? cfg->rule_set : "(none)");
 	tvs_policy_default_terms(&s->terms);
-	if (!(cfg->non_citizen_years > 0 && cfg->non_citizen_years <= 1000) || cfg->retention_interval_s < 0)
+	if (!(cfg->non_citizen_years > 0 && cfg->non_citizen_years <= 1000) || cfg->retention_interval_s < 0 ||
+	    cfg->retention_batch < 1 || cfg->gallery_poll_ms < 0)
 		return tvs__err(TVS_EINVAL, "service: non-citizen term must be in (0, 1000] years, the retention"
-					    " interval >= 0");
+					    " interval >= 0, the retention batch >= 1, the gallery poll >= 0");
 	s->terms.non_citizen_s = (int64_t)(cfg->non_citizen_years * TVS_POLICY_YEAR_S);
 	if (!cfg->key_file)
 		return tvs__err(TVS_EINVAL, "service: a master key file is required (--key-file)");
@@ -286,7 +289,10 @@ int tvs_svc_create(tvs_svc_t **out, const tvs_svc_config *cfg)
 	s->started_at = svc_now(s);
 	rc = svc_galleries_restore(s);
 	if (!rc)
-		rc = svc_scheduler_start(s);
+		rc = svc_ticker_start(&s->retention, s, "retention", cfg->retention_interval_s * 1000,
+				      svc_retention_tick);
+	if (!rc)
+		rc = svc_ticker_start(&s->gallery_jobs, s, "gallery builds", cfg->gallery_poll_ms, svc_gallery_jobs_tick);
 	if (!rc)
 		rc = svc_events_fanout_start(s);
 	if (rc)
@@ -313,7 +319,8 @@ void tvs_svc_destroy(tvs_svc_t *s)
 	if (!s)
 		return;
 	svc_events_fanout_stop(s);
-	svc_scheduler_stop(s);
+	svc_ticker_stop(&s->gallery_jobs);
+	svc_ticker_stop(&s->retention);
 	for (int i = 0; s->ctx && i < s->nctx; i++)
 		tvs_face_ctx_destroy(s->ctx[i]);
 	free(s->ctx);

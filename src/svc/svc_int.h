@@ -106,6 +106,28 @@ int64_t svc_throttle_wait(struct svc_throttle *t, const char *user, const char *
 /* Count the attempt's outcome against both the name and the address. */
 void svc_throttle_record(struct svc_throttle *t, const char *user, const char *remote, int64_t now, int ok);
 
+/* ---- background loops (ticker.c) ---- */
+
+struct svc_ticker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	tvs_svc_t *s;
+	const char *name;
+	int interval_ms;
+	int (*job)(tvs_svc_t *s);
+	int stop, kicked, inited, running;
+};
+
+/* Run job(s) every interval_ms (0: never; kicks then do nothing either) on a
+ * thread of its own; its errors go to stderr under name. */
+int svc_ticker_start(struct svc_ticker *t, tvs_svc_t *s, const char *name, int interval_ms,
+		     int (*job)(tvs_svc_t *s));
+/* Run the job now (once more, if it is running). */
+void svc_ticker_kick(struct svc_ticker *t);
+/* Stop and join. Safe on a ticker never started. */
+void svc_ticker_stop(struct svc_ticker *t);
+
 struct tvs_svc {
 	tvs_svc_config cfg;
 	char country[4];
@@ -127,10 +149,8 @@ struct tvs_svc {
 	int rules;                 /* enum tvs_policy_rules */
 	tvs_policy_terms terms;
 	pthread_mutex_t retention_mu;
-	pthread_mutex_t sched_mu;
-	pthread_cond_t sched_cv;
-	pthread_t sched;
-	int sched_stop, sched_inited, sched_running;
+	struct svc_ticker retention; /* the scheduler */
+	struct svc_ticker gallery_jobs;
 };
 
 /* ---- rule sets and retention (retention.c) ---- */
@@ -169,8 +189,8 @@ struct svc_retention_stats {
 int svc_retention_run(tvs_svc_t *s, int64_t now, struct svc_retention_stats *st);
 /* Per category: held biometrics, the oldest, its deadline, overdue counts. */
 int svc_retention_report(tvs_svc_t *s, int64_t now, json_t **out);
-int svc_scheduler_start(tvs_svc_t *s);
-void svc_scheduler_stop(tvs_svc_t *s);
+/* The retention ticker's job: what is due at the service clock's now. */
+int svc_retention_tick(tvs_svc_t *s);
 
 /* ---- biometrics at rest (seal.c) ---- */
 
@@ -301,7 +321,17 @@ void svc_reply_image(tvs_svc_t *s, const tvs_http_req *req, tvs_http_resp *resp,
 
 /* ---- galleries (gallery.c) ---- */
 
-int svc_gallery_build(tvs_svc_t *s, int64_t manifest_id, json_t **summary);
+/* Build manifest_id's gallery now, write its row and who built it, and
+ * install it on this node; *summary (may be NULL) gets the row as JSON. */
+int svc_gallery_build(tvs_svc_t *s, const struct svc_principal *who, int64_t manifest_id, json_t **summary);
+/* Queue a build of manifest_id's gallery in tx, for any node's gallery
+ * worker (svc_gallery_jobs_tick); kick this node's after tx commits. */
+int svc_gallery_request(tvs_tx_t *tx, int64_t manifest_id, int64_t now);
+/* The same for every manifest listing document_id whose window has not
+ * closed (a new portrait of it); *n (may be NULL) gets how many. */
+int svc_gallery_request_for_document(tvs_tx_t *tx, int64_t document_id, int64_t now, int64_t *n);
+/* Build queued galleries until none is left that this node may claim. */
+int svc_gallery_jobs_tick(tvs_svc_t *s);
 int svc_galleries_restore(tvs_svc_t *s);
 void svc_galleries_free(struct svc_galleries *g);
 size_t svc_galleries_count(tvs_svc_t *s);

@@ -1210,7 +1210,7 @@ void e2e_world_setup(e2e_server *s, e2e_world *w, int nenrolled)
 	w->manifest_id = e2e_jint(r, "id");
 	assert_int_equal(e2e_jint(r, "travelers"), nenrolled + 1);
 	assert_int_equal(e2e_jint(r, "with_portraits"), nenrolled);
-	assert_string_equal(e2e_jstr(json_object_get(r, "gallery"), "status"), "none");
+	assert_string_equal(e2e_jstr(json_object_get(r, "gallery"), "status"), "queued");
 	json_decref(r);
 
 	snprintf(path, sizeof(path), "/v1/manifests/%lld/gallery", (long long)w->manifest_id);
@@ -1283,6 +1283,32 @@ json_t *e2e_encounters(e2e_server *s, const e2e_cred *c, const char *status)
 			break;
 	}
 	return all;
+}
+
+json_t *e2e_gallery_wait(e2e_server *s, const e2e_cred *c, json_int_t manifest_id, json_int_t size)
+{
+	char path[96];
+	json_t *g = NULL;
+
+	snprintf(path, sizeof(path), "/v1/manifests/%lld", (long long)manifest_id);
+	for (int k = 0; k < 6000; k++) {
+		json_t *r = e2e_call(s, "GET", path, c, NULL, 200);
+
+		json_decref(g);
+		g = json_incref(json_object_get(r, "gallery"));
+		json_decref(r);
+		if (!strcmp(e2e_jstr(g, "status"), "ready") && e2e_jint(g, "size") == size &&
+		    !json_object_get(g, "queued_at"))
+			return g;
+		usleep(10 * 1000);
+	}
+	{
+		char *txt = json_dumps(g, JSON_COMPACT);
+
+		fail_msg("manifest %lld: the gallery never became ready with %lld templates: %s", (long long)manifest_id,
+			 (long long)size, txt);
+	}
+	return NULL;
 }
 
 e2e_server e2e_srv;

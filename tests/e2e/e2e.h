@@ -267,4 +267,10 @@ int e2e_count_token(json_t *list, const char *token);
  * (before_id), newest first; caller decrefs the array. */
 json_t *e2e_encounters(e2e_server *s, const e2e_cred *c, const char *status);
 
+/* Wait (a minute at most: a liveness guard, not a timing check) until
+ * manifest_id's gallery, as s lists it, is ready with size templates and no
+ * build queued; its gallery object (caller decrefs). Fails the test if that
+ * never comes. */
+json_t *e2e_gallery_wait(e2e_server *s, const e2e_cred *c, json_int_t manifest_id, json_int_t size);
+
 #endif
