@@ -4,7 +4,7 @@
  * URL. "postgres://..." or "postgresql://..." goes to libpq as it is, so
  * every libpq URI parameter works (host=/socket/dir, sslmode, options, ...),
  * over two defaults the URL may override: connect_timeout 10 s and
- * application_name "tvs". No error message repeats the URL: it may hold a
+ * application_name "tvs/PID". No error message repeats the URL: it may hold a
  * password.
  *
  * Session. Each connection sets: notices discarded (the library never prints),
@@ -86,6 +86,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOCK_TIMEOUT_MS 5000	 /* as SQLite's busy timeout */
 #define CONNECT_TIMEOUT_S "10" /* unless the URL says otherwise */
@@ -575,12 +576,14 @@ static int pg_resolve(const char *spec, char **target)
 static int pg_connect(const char *target, void **conn)
 {
 	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-	const char *const vals[] = {CONNECT_TIMEOUT_S, "tvs", target, NULL};
-	char buf[320];
+	char app[32], buf[320];
+	const char *const vals[] = {CONNECT_TIMEOUT_S, app, target, NULL};
 	struct pgconn *pc;
 	int rc;
 
 	*conn = NULL;
+	/* pg_stat_activity then says which node holds a lock or runs a query */
+	snprintf(app, sizeof(app), "tvs/%ld", (long)getpid());
 	if (!(pc = calloc(1, sizeof(*pc))))
 		return tvs__err(TVS_ENOMEM, "store: connection");
 	pc->c = PQconnectdbParams(keys, vals, 1);

@@ -13,10 +13,17 @@
  *   encounter exists beyond the acknowledged and the cut ones; a request_id
  *   that got no reply, sent again to A, is recorded exactly once.
  * - A's stream showed an encounter that B or C recorded (NOTIFY fan-out).
- * - Retention: two `tvs retention run` processes at once on the store, one
- *   of them killed with SIGKILL as soon as it started (a node dying with the
- *   job in hand), then one more run: nothing due is left, and the audit log
- *   has exactly one retention.purge_record row for each purged encounter.
+ * - Jobs die with their node. The test holds the audit chain's head row
+ *   locked from a connection of its own, so whoever appends to the chain
+ *   next waits there, mid-transaction, where pg_stat_activity shows it (each
+ *   tvs process names itself tvs/PID):
+ *   - a gallery build is queued; the node whose worker claimed it is
+ *     killed while it waits, the lock is let go, another node builds it:
+ *     one gallery.build row, no build lost;
+ *   - two `tvs retention run --batch 4`, each holding a claimed batch; one
+ *     is killed, the lock is let go, the other finishes and one more run
+ *     takes what the dead one had claimed: nothing due is left, and each
+ *     purged encounter has exactly one purge row of each kind.
  *
  * SQLite is one file on one machine: the test skips on that pass.
  */
@@ -27,6 +34,8 @@
 #include <cmocka.h>
 
 #include "e2e.h"
+
+#include "tvs/store.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -47,6 +56,7 @@
 #define ACKS_AFTER_RESTART 3 /* by B, after its restart */
 #define MAX_REPLAY 6
 #define MAX_SEEN 4096
+#define RETENTION_BATCH "4" /* encounters per retention transaction: several batches */
 
 static e2e_server node_b, node_c;
 static e2e_server *nodes[NODES] = { &e2e_srv, &node_b, &node_c };
@@ -298,7 +308,7 @@ static pid_t retention_start(int64_t now, int tag)
 		if (fd < 0 || dup2(fd, 1) < 0)
 			_exit(127);
 		execl(e2e_bin(), e2e_bin(), "retention", "run", "--db", e2e_srv.db, "--key-file", e2e_srv.key, "--now",
-		      nowtxt, (char *)NULL);
+		      nowtxt, "--batch", RETENTION_BATCH, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -332,6 +342,130 @@ static json_int_t retention_wait(pid_t pid, int tag)
 	return n;
 }
 
+/* ------------------------------------------------------------ the test's lock */
+
+/* The test's own connections to the shared store. */
+static tvs_store_t *probe;
+
+/* Lock the audit chain's head row as an appender would: every append then
+ * waits until release_lock. */
+static tvs_tx_t *hold_audit_head(void)
+{
+	tvs_tx_t *tx = NULL;
+	tvs_rows r = { 0 };
+
+	assert_int_equal(tvs_store_begin(probe, 1, &tx), 0);
+	assert_int_equal(tvs_tx_query(tx, "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", NULL, 0, &r), 0);
+	tvs_rows_free(&r);
+	return tx;
+}
+
+/* Which of pids[0..n) has a connection waiting for a lock: its index, or -1
+ * if none does within a minute (a liveness guard; lock_timeout is 5 s, so
+ * a waiter is seen long before). */
+static int lock_waiter(const pid_t *pids, int n)
+{
+	for (int k = 0; k < 6000; k++) {
+		tvs_rows r = { 0 };
+
+		assert_int_equal(tvs_store_query(probe,
+						 "SELECT application_name FROM pg_stat_activity"
+						 " WHERE wait_event_type = 'Lock' AND application_name LIKE 'tvs/%'",
+						 NULL, 0, &r),
+				 0);
+		for (size_t i = 0; i < r.nrows; i++) {
+			long pid = atol(tvs_rows_text(&r, i, 0) + 4);
+
+			for (int j = 0; j < n; j++)
+				if (pids[j] == pid) {
+					tvs_rows_free(&r);
+					return j;
+				}
+		}
+		tvs_rows_free(&r);
+		usleep(10 * 1000);
+	}
+	{
+		/* what every tvs connection was doing instead */
+		tvs_rows r = { 0 };
+
+		if (!tvs_store_query(probe,
+				     "SELECT application_name, coalesce(wait_event_type, '-'), coalesce(wait_event, '-'),"
+				     " coalesce(state, '-'), left(coalesce(query, ''), 100) FROM pg_stat_activity"
+				     " WHERE application_name LIKE 'tvs/%'",
+				     NULL, 0, &r))
+			for (size_t i = 0; i < r.nrows; i++)
+				print_message("e2e_fault: %s %s/%s %s: %s\n", tvs_rows_text(&r, i, 0), tvs_rows_text(&r, i, 1),
+					      tvs_rows_text(&r, i, 2), tvs_rows_text(&r, i, 3), tvs_rows_text(&r, i, 4));
+		tvs_rows_free(&r);
+	}
+	return -1;
+}
+
+/* How many audit rows say action on object. */
+static int audit_count(const char *action, const char *object)
+{
+	json_t *audit = e2e_call(&e2e_srv, "GET", "/v1/audit?limit=10000", &w.auditor, NULL, 200), *e;
+	size_t i;
+	int n = 0;
+
+	assert_false(json_is_true(json_object_get(audit, "truncated")));
+	json_array_foreach(e2e_jarr(audit, "rows"), i, e)
+		n += !strcmp(e2e_jstr(e, "action"), action) && !strcmp(e2e_jstr(e, "object"), object);
+	json_decref(audit);
+	return n;
+}
+
+/* A gallery build queued while the test holds the chain's head: the node
+ * that claims it waits there with the claim in hand and is killed; once the
+ * lock goes, another node's worker claims it on its next poll. */
+static void gallery_job_survives_its_node(void)
+{
+	pid_t pids[NODES];
+	char obj[40];
+	json_t *g;
+	tvs_tx_t *hold;
+	int victim, before, status;
+
+	snprintf(obj, sizeof(obj), "manifest:%lld", (long long)w.manifest_id);
+	json_decref(e2e_gallery_wait(&e2e_srv, &w.officer, w.manifest_id, NENROLLED)); /* nothing queued */
+	before = audit_count("gallery.build", obj);
+	hold = hold_audit_head();
+	/* queued as a new portrait queues it, less the portrait's own audit
+	 * row, which would wait on the lock too */
+	assert_int_equal(tvs_store_exec(probe,
+					"UPDATE galleries SET queue_gen = queue_gen + 1, queued_at = ? WHERE manifest_id = ?",
+					(tvs_val[]){ TVS_VINT(e2e_now()), TVS_VINT(w.manifest_id) }, 2, NULL),
+			 0);
+	for (int k = 0; k < NODES; k++)
+		pids[k] = nodes[k]->pid;
+	victim = lock_waiter(pids, NODES);
+	if (victim < 0) {
+		tvs_tx_rollback(hold);
+		fail_msg("no node claimed the queued gallery build (nodes %ld, %ld, %ld)", (long)pids[0], (long)pids[1],
+			 (long)pids[2]);
+	}
+	status = e2e_server_stop(nodes[victim], SIGKILL);
+	tvs_tx_rollback(hold);
+	assert_int_equal(status, 128 + SIGKILL);
+
+	g = e2e_gallery_wait(nodes[(victim + 1) % NODES], &w.officer, w.manifest_id, NENROLLED);
+	json_decref(g);
+	if (audit_count("gallery.build", obj) != before + 1)
+		fail_msg("the queued build of %s left %d gallery.build rows, not 1 (its first node was killed)", obj,
+			 audit_count("gallery.build", obj) - before);
+	assert_int_equal(e2e_server_start(nodes[victim], NULL), 0);
+	for (int k = 0; k < NODES; k++) {
+		json_t *r = e2e_capture(nodes[k], &w.device, &e2e_im->live[k % NENROLLED], -1, NULL);
+
+		assert_string_equal(e2e_jstr(r, "decision"), "MATCH");
+		json_decref(r);
+	}
+	print_message("e2e_fault: node %c claimed a gallery build and was killed holding it; another node built it,"
+		      " once\n",
+		      node_name[victim]);
+}
+
 /* ------------------------------------------------------------ the test */
 
 static void test_three_nodes_one_killed(void **state)
@@ -351,6 +485,7 @@ static void test_three_nodes_one_killed(void **state)
 	}
 	assert_true(e2e_im->npeople > NENROLLED);
 	e2e_world_setup(&e2e_srv, &w, NENROLLED);
+	assert_int_equal(tvs_store_open(&probe, e2e_srv.db, 2), 0);
 	assert_int_equal(e2e_server_init_like(&node_b, &e2e_srv), 0);
 	assert_int_equal(e2e_server_init_like(&node_c, &e2e_srv), 0);
 	assert_int_equal(e2e_server_start(&node_b, NULL), 0);
@@ -467,20 +602,33 @@ static void test_three_nodes_one_killed(void **state)
 	if (cut <= MAX_REPLAY && n != acked + nreplay)
 		fail_msg("%d encounters after %d replays of %d acknowledged", n, nreplay, acked);
 
-	/* retention on the shared store: two runs at once, one killed as it
-	 * starts, then one more; the first batch of a run is one transaction */
+	gallery_job_survives_its_node();
+	json_decref(list); /* it made a capture on each node */
+	list = e2e_encounters(&e2e_srv, &w.officer, "all");
+	n = (int)json_array_size(list);
+
+	/* retention on the shared store: two runs, each waiting on the test's
+	 * lock with a batch claimed; the one started first is killed there */
 	{
-		pid_t p1 = retention_start(far, 1), p2 = retention_start(far, 2);
+		tvs_tx_t *hold = hold_audit_head();
+		pid_t runs[2];
 		json_int_t r1, r2, r3, r4;
 		json_t *after;
-		int before = n, gone = 0;
+		int before = n, gone = 0, records = 0;
 
-		usleep(20 * 1000);
-		kill(p2, SIGKILL);
-		r1 = retention_wait(p1, 1);
-		r2 = retention_wait(p2, 2);
+		/* the victim first: the survivor then waits only as long as the
+		 * kill takes, far inside lock_timeout */
+		runs[1] = retention_start(far, 2);
+		assert_int_equal(lock_waiter(&runs[1], 1), 0);
+		runs[0] = retention_start(far, 1);
+		assert_int_equal(lock_waiter(&runs[0], 1), 0);
+		kill(runs[1], SIGKILL);
+		r2 = retention_wait(runs[1], 2);
+		tvs_tx_rollback(hold);
+		r1 = retention_wait(runs[0], 1);
 		r3 = retention_wait(retention_start(far, 3), 3);
 		r4 = retention_wait(retention_start(far, 4), 4);
+		assert_int_equal(r2, -1);
 		assert_true(r1 >= 0 && r3 >= 0);
 		assert_int_equal(r4, 0); /* nothing due is left */
 
@@ -496,36 +644,37 @@ static void test_three_nodes_one_killed(void **state)
 		purges = json_object();
 		json_array_foreach(e2e_jarr(audit, "rows"), i, e)
 		{
-			const char *obj;
+			const char *act = e2e_jstr(e, "action");
+			char key[96];
 			json_int_t c;
 
-			if (strcmp(e2e_jstr(e, "action"), "retention.purge_record"))
+			if (strcmp(act, "retention.purge_record") && strcmp(act, "retention.purge_biometrics"))
 				continue;
-			obj = e2e_jstr(e, "object");
-			c = json_integer_value(json_object_get(purges, obj)) + 1;
+			snprintf(key, sizeof(key), "%s %s", act, e2e_jstr(e, "object"));
+			c = json_integer_value(json_object_get(purges, key)) + 1;
 			if (c > 1)
-				fail_msg("%s purged %lld times", obj, (long long)c);
-			json_object_set_new(purges, obj, json_integer(c));
+				fail_msg("%s: %lld times", key, (long long)c);
+			json_object_set_new(purges, key, json_integer(c));
+			records += !strcmp(act, "retention.purge_record");
 		}
 		json_array_foreach(list, i, e)
 		{
-			char obj[40];
+			char obj[80];
 			int purged;
 
 			if (has_id(after, e2e_jint(e, "id")))
 				continue;
 			gone++;
-			snprintf(obj, sizeof(obj), "encounter:%lld", (long long)e2e_jint(e, "id"));
+			snprintf(obj, sizeof(obj), "retention.purge_record encounter:%lld", (long long)e2e_jint(e, "id"));
 			purged = (int)json_integer_value(json_object_get(purges, obj));
 			if (purged != 1)
 				fail_msg("%s is gone with %d retention.purge_record rows", obj, purged);
 		}
-		print_message("e2e_fault: retention purged %d of %d records (runs: %lld, %s, %lld), %d held\n", gone,
-			      before, (long long)r1, r2 < 0 ? "killed" : "finished", (long long)r3, held);
+		print_message("e2e_fault: retention purged %d of %d records (runs: %lld, killed mid-batch, %lld), %d held\n",
+			      gone, before, (long long)r1, (long long)r3, held);
 		assert_true(gone > 0);
-		assert_int_equal((int)json_object_size(purges), gone);
-		if (r2 >= 0)
-			assert_int_equal(r1 + r2 + r3, gone);
+		assert_int_equal(records, gone);
+		assert_int_equal(r1 + r3, gone);
 		json_decref(purges);
 		json_decref(audit);
 		json_decref(after);
@@ -539,6 +688,8 @@ static void test_three_nodes_one_killed(void **state)
 static int teardown(void **state)
 {
 	stop = 1;
+	tvs_store_close(probe);
+	probe = NULL;
 	e2e_server_cleanup(&node_b);
 	e2e_server_cleanup(&node_c);
 	return e2e_group_teardown(state);
