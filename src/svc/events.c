@@ -15,13 +15,15 @@
  * random id, ns the store's schema (deployments sharing a database ignore
  * each other). A listener thread (its own connection, not the pool's) takes
  * the other nodes' events and appends them to this ring as if raised here.
- * Each ring numbers what it appends, so ids rise on every node but differ
- * between nodes: Last-Event-ID is meaningful to the node that sent it, and a
- * console that reconnects to another node (or to a restarted one) starts
- * from that node's present, as it should after any reconnection, by
- * reloading its lists from the API. Fan-out is at most once: a NOTIFY that
- * fails, or an event sent while a listener's connection is down, is lost;
- * when the listener reconnects it appends a "resync" event saying so. The
+ * Each ring numbers what it appends, so the SSE id is "SEQ-NODE": the
+ * number in this node's ring and this process's random node id. A console
+ * that reconnects to the same node run gets what it missed from the ring; one
+ * that lands on another node, on a restarted one (a new node id), or that
+ * fell further behind than the ring holds, gets a "resync" event (no id) at
+ * once and then this node's present: its cue to reload its lists from the
+ * API, which are the truth. Fan-out is at most once: a NOTIFY that fails, or
+ * an event sent while a listener's connection is down, is lost; when the
+ * listener reconnects it appends a "resync" event saying so. The
  * callers publish after their transaction commits, so NOTIFY runs in a
  * statement of its own (tvs_store_notify with no transaction) and never
  * announces what did not happen.
@@ -40,12 +42,19 @@
 #define FANOUT_CHANNEL "tvs_events"
 #define FANOUT_WAIT_MS 500 /* the listener looks at its stop flag this often */
 
+/* A resync event: sent without an id, it is not in the ring. */
+#define RESYNC(reason) "event: resync\ndata: {\"reason\":\"" reason "\"}\n\n"
+
 void svc_events_init(struct svc_events *e)
 {
+	unsigned char id[8];
+
 	memset(e, 0, sizeof(*e));
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
 	e->next = 1;
+	randombytes_buf(id, sizeof(id));
+	sodium_bin2hex(e->node, sizeof(e->node), id, sizeof(id));
 }
 
 void svc_events_free(struct svc_events *e)
@@ -142,7 +151,6 @@ static void *fanout_listen(void *arg)
 int svc_events_fanout_start(tvs_svc_t *s)
 {
 	struct svc_events *e = &s->ev;
-	unsigned char id[8];
 	tvs_rows r;
 	int rc;
 
@@ -156,8 +164,6 @@ int svc_events_fanout_start(tvs_svc_t *s)
 	tvs_rows_free(&r);
 	if (rc)
 		return rc;
-	randombytes_buf(id, sizeof(id));
-	sodium_bin2hex(e->node, sizeof(e->node), id, sizeof(id));
 	if ((rc = tvs_store_listen(s->cfg.db_url, FANOUT_CHANNEL, &e->listener)) < 0)
 		return tvs__err(rc, "events: listen: %s", tvs_errmsg());
 	atomic_store(&e->listen_stop, 0);
@@ -185,6 +191,22 @@ void svc_events_fanout_stop(tvs_svc_t *s)
 	e->listener = NULL;
 }
 
+/* The seq of a Last-Event-ID this node sent ("SEQ-NODE"): 0, or -1 when
+ * another node or an earlier run of this one sent it, or it is no id of
+ * ours. Called with the lock held. */
+static int ring_id_parse(const struct svc_events *e, const char *id, uint64_t *seq)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(id, &end, 10);
+	if (errno || end == id || *end != '-' || strcmp(end + 1, e->node) || v >= e->next)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
 struct sse {
 	tvs_svc_t *s;
 	uint64_t next; /* seq to send next */
@@ -198,12 +220,15 @@ static void drain(struct sse *st)
 {
 	struct svc_events *e = &st->s->ev;
 
-	if (e->next > SVC_EVENT_RING && st->next < e->next - SVC_EVENT_RING)
-		st->next = e->next - SVC_EVENT_RING; /* the console fell too far behind */
+	if (e->next > SVC_EVENT_RING && st->next < e->next - SVC_EVENT_RING) {
+		st->next = e->next - SVC_EVENT_RING;
+		st->len += (size_t)snprintf(st->buf + st->len, SSE_BUF - st->len, "%s",
+					    RESYNC("the console fell further behind than this node keeps events"));
+	}
 	while (st->next < e->next) {
 		const struct svc_event *ev = &e->ring[st->next % SVC_EVENT_RING];
-		int n = snprintf(st->buf + st->len, SSE_BUF - st->len, "id: %llu\nevent: %s\ndata: %s\n\n",
-				 (unsigned long long)ev->seq, ev->type, ev->data);
+		int n = snprintf(st->buf + st->len, SSE_BUF - st->len, "id: %llu-%s\nevent: %s\ndata: %s\n\n",
+				 (unsigned long long)ev->seq, e->node, ev->type, ev->data);
 
 		if (n < 0 || (size_t)n >= SSE_BUF - st->len)
 			break; /* the rest goes in the next call */
@@ -257,20 +282,20 @@ SVC_HANDLER(h_events)
 	}
 	st->s = s;
 	st->last_sent = time(NULL);
-	pthread_mutex_lock(&s->ev.mu);
-	st->next = s->ev.next;
-	if (req->last_event_id) {
-		char *end;
-		unsigned long long last;
-
-		errno = 0;
-		last = strtoull(req->last_event_id, &end, 10);
-		if (!errno && !*end && last < s->ev.next)
-			st->next = last + 1;
-	}
 	/* a retry hint and an immediate first line, so the client sees the
 	 * stream open before any event */
 	st->len = (size_t)snprintf(st->buf, SSE_BUF, "retry: 2000\n: connected\n\n");
+	pthread_mutex_lock(&s->ev.mu);
+	st->next = s->ev.next;
+	if (req->last_event_id) {
+		uint64_t last;
+
+		if (ring_id_parse(&s->ev, req->last_event_id, &last))
+			st->len += (size_t)snprintf(st->buf + st->len, SSE_BUF - st->len, "%s",
+						    RESYNC("this node does not hold the events after the last one seen"));
+		else
+			st->next = last + 1; /* drain() says resync if those are gone */
+	}
 	pthread_mutex_unlock(&s->ev.mu);
 	resp->status = 200;
 	resp->content_type = "text/event-stream";

@@ -60,7 +60,7 @@ function assert(cond, msg) {
 
 // ---- the server ----
 
-const S = { dir: '', base: '', proc: null, deviceKey: '', tokens: {} };
+const S = { dir: '', db: '', base: '', proc: null, deviceKey: '', tokens: {} };
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: TOP, encoding: 'utf8', timeout: 180000, ...opts });
@@ -71,6 +71,7 @@ function run(cmd, args, opts = {}) {
 async function startServer() {
   S.dir = mkdtempSync(join(tmpdir(), 'tvs-console-'));
   const db = join(S.dir, 'tvs.db');
+  S.db = db;
   const demo = run(TVS, ['demo', '--db', db, '--port', '0', '--log', 'off'], { env: { ...process.env, TVS_DEMO_EXIT: '1' } });
   const key = /device key, gate A1 \(X-Api-Key\):\s*(\S+)/.exec(demo);
   assert(key, `tvs demo printed no gate key:\n${demo}`);
@@ -78,8 +79,14 @@ async function startServer() {
   for (const role of ['officer', 'supervisor', 'auditor', 'admin']) {
     run(TVS, ['user', 'add', '--db', db, '--username', `${role}1`, '--role', role, '--password-stdin'], { input: `${PASSWORD}\n` });
   }
+  await launch('0');
+}
+
+// Start tvs serve on S.db at port ('0': any free one) and wait until it answers.
+async function launch(port) {
   const portFile = join(S.dir, 'port');
-  S.proc = spawn(TVS, ['serve', '--db', db, '--port', '0', '--port-file', portFile, '--log', join(S.dir, 'requests.log'),
+  rmSync(portFile, { force: true });
+  S.proc = spawn(TVS, ['serve', '--db', S.db, '--port', port, '--port-file', portFile, '--log', join(S.dir, 'requests.log'),
     '--retention-interval', '0', '--workers', '2'], { cwd: TOP, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   S.proc.stderr.on('data', (d) => { stderr += d; });
@@ -231,7 +238,7 @@ test('the event stream reconnects with Last-Event-ID and misses nothing', async 
   const states = [];
   const stream = new EventStream({
     url: `${S.base}/v1/events`, token: () => S.tokens.officer1,
-    onEvent: (type, data, id) => seen.push({ type, id: Number(id), data }), onState: (st) => states.push(st),
+    onEvent: (type, data, id) => seen.push({ type, id: parseInt(id, 10), node: id.slice(id.indexOf('-') + 1), data }), onState: (st) => states.push(st),
   });
   await token('officer1');
   assert((await stream.start()) === 'live', `the stream did not open: ${states}`);
@@ -251,7 +258,7 @@ test('the event stream reconnects with Last-Event-ID and misses nothing', async 
     await waitFor(() => states.includes('reconnecting'), 2000, 'the stream did not notice the cut');
     await post();
     await waitFor(() => seen.length === 2, 8000, 'the event published while disconnected was not replayed');
-    assert(seen[1].id === seen[0].id + 1, `ids ${seen[0].id} then ${seen[1].id}`);
+    assert(seen[1].id === seen[0].id + 1 && seen[1].node === seen[0].node, `ids ${seen[0].id} then ${seen[1].id}`);
     assert(seen.every((e) => e.type === 'encounter' && e.data.decision === 'OPT_OUT'), 'unexpected events');
   } finally {
     stream.stop();
@@ -280,6 +287,31 @@ test('an officer resolves a no-match by keyboard and sees the state change', asy
   const e = await call('GET', `/v1/encounters/${newId}`, { bearer: await token('officer1') });
   assert(e.data.status === 'resolved' && e.data.resolution.outcome === 'verified', `server says ${JSON.stringify(e.data.resolution)}`);
   await shot(page, 'officer');
+});
+
+test('after a server restart the console reloads what it could not replay', async () => {
+  const page = officerPage;
+  assert(page, 'no officer page');
+  await page.locator('#conn.c-live').waitFor({ timeout: 5000 });
+  // the console cannot reach the server while it restarts (a new node
+  // run: the ids the console saw mean nothing to it) and an opt-out is
+  // recorded meanwhile; its event is published before the console is back
+  await page.context().setOffline(true);
+  const exited = new Promise((r) => S.proc.once('exit', r));
+  S.proc.kill('SIGTERM');
+  await exited;
+  await launch(new URL(S.base).port);
+  const r = await call('POST', '/v1/optouts', { key: S.deviceKey, body: {} });
+  assert(r.status === 201, `opt-out: ${r.status}`);
+  const l = await call('GET', '/v1/encounters?status=all&limit=1', { bearer: await token('officer1') });
+  const id = l.data.encounters[0].id;
+  assert(l.data.encounters[0].token === r.data.token, 'the newest encounter is not the opt-out');
+  assert(!(await page.locator(`#enc-${id}`).count()), 'listed before the console was back');
+  await page.context().setOffline(false);
+  // back with its old Last-Event-ID: the server says resync, the console
+  // loads the list again, and the opt-out is in it
+  await page.locator(`#enc-${id}`).waitFor({ timeout: 60000 });
+  await page.locator('#conn.c-live').waitFor({ timeout: 5000 });
 });
 
 test('an opt-out is recorded with the notice shown to the traveler', async () => {

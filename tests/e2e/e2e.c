@@ -1388,7 +1388,7 @@ void *e2e_sse_thread(void *arg)
 {
 	e2e_sse *st = arg;
 	struct curl_slist *hl = NULL;
-	char url[256], last[64];
+	char url[256], last[96];
 	CURL *c = curl_easy_init();
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/events", st->s->port);

@@ -148,14 +148,14 @@ void e2e_check_error(e2e_resp *r, long status, const char *code, const char *wha
 typedef struct e2e_sse {
 	e2e_server *s;
 	const e2e_cred *cred;
-	char last_id[32];    /* Last-Event-ID to send, "" for none */
+	char last_id[64];    /* Last-Event-ID to send, "" for none */
 	const char *want;    /* event type to wait for */
 	volatile int open;   /* the first bytes arrived */
 	volatile int done;   /* the wanted event arrived */
 	long status;
 	char buf[1 << 16];
 	size_t n;
-	char id[32], data[4096];
+	char id[64], data[4096]; /* id: "SEQ-NODE" */
 } e2e_sse;
 
 /* Thread body: arg is an e2e_sse; returns when the wanted event came, the

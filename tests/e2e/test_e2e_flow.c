@@ -474,15 +474,28 @@ static void test_officer_queue(void **state)
 
 /* Read the stream as cred from after event last_id until the first event
  * of type want, which must come. */
-static void replay(e2e_sse *st, const e2e_cred *cred, const char *want, long long last_id)
+/* Read the stream from after last_id until an event of type want. */
+static void replay(e2e_sse *st, const e2e_cred *cred, const char *want, const char *last_id)
 {
 	memset(st, 0, sizeof(*st));
 	st->s = &e2e_srv;
 	st->cred = cred;
 	st->want = want;
-	snprintf(st->last_id, sizeof(st->last_id), "%lld", last_id);
+	snprintf(st->last_id, sizeof(st->last_id), "%s", last_id);
 	e2e_sse_thread(st);
-	assert_true(st->done);
+	if (!st->done)
+		fail_msg("GET /v1/events after %s: no %s event (status %ld)", last_id, want, st->status);
+}
+
+/* The id of event seq of the node that sent id ("SEQ-NODE"). */
+static const char *sibling_id(const char *id, long long seq)
+{
+	static char out[64];
+	const char *node = strchr(id, '-');
+
+	assert_non_null(node);
+	snprintf(out, sizeof(out), "%lld%s", seq, node);
+	return out;
 }
 
 static void test_reports_metrics_events_health(void **state)
@@ -514,16 +527,22 @@ static void test_reports_metrics_events_health(void **state)
 	assert_true(st.id[0] != '\0');
 
 	/* reconnecting with Last-Event-ID replays what came after it */
-	replay(&st2, &w.supervisor, "encounter", atoll(st.id) - 1);
+	replay(&st2, &w.supervisor, "encounter", sibling_id(st.id, atoll(st.id) - 1));
 	assert_string_equal(st2.id, st.id);
 	assert_string_equal(st2.data, st.data);
 
+	/* an id this node run never sent (another node's, or one from before a
+	 * restart): a resync event first, the console's cue to reload */
+	replay(&st2, &w.officer, "resync", "1-0123456789abcdef");
+	assert_string_equal(st2.id, "");
+	replay(&st2, &w.officer, "resync", "junk");
+
 	/* from the start: the gallery built and the resolutions are there too */
-	replay(&st2, &w.officer, "gallery", 0);
+	replay(&st2, &w.officer, "gallery", sibling_id(st.id, 0));
 	data = json_loads(st2.data, 0, NULL);
 	assert_true(json_is_object(data));
 	json_decref(data);
-	replay(&st2, &w.officer, "resolution", 0);
+	replay(&st2, &w.officer, "resolution", sibling_id(st.id, 0));
 	data = json_loads(st2.data, 0, NULL);
 	assert_true(json_is_integer(json_object_get(data, "id")));
 	json_decref(data);

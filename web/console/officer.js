@@ -449,6 +449,25 @@ export function mountOfficer(root) {
       }
     } else if (type === 'gallery') {
       loadGalleries();
+    } else if (type === 'resync') {
+      // the server could not replay what this console missed (it reconnected
+      // to another node, the node restarted, or it fell too far behind):
+      // the lists come from the API again
+      loadEncounters();
+      loadGalleries();
+    }
+  }
+
+  // The newest encounters from the API, merged into the list.
+  async function loadEncounters() {
+    try {
+      const { encounters } = await api('/v1/encounters?status=all&limit=100');
+      for (const e of encounters.reverse()) upsert(e, false);
+      renderList();
+      const first = visibleIds().find((id) => st.enc.get(id).status === 'pending') ?? visibleIds()[0];
+      if (st.selected === null && first !== undefined) select(first, false);
+    } catch (e) {
+      counts.textContent = `Encounters unavailable: ${e.message}`;
     }
   }
 
@@ -471,15 +490,7 @@ export function mountOfficer(root) {
       url: '/v1/events', token: () => (currentSession() || {}).token || '', onEvent, onState,
     });
     await st.stream.start();
-    try {
-      const { encounters } = await api('/v1/encounters?status=all&limit=100');
-      for (const e of encounters.reverse()) upsert(e, false);
-      renderList();
-      const first = visibleIds().find((id) => st.enc.get(id).status === 'pending') ?? visibleIds()[0];
-      if (st.selected === null && first !== undefined) select(first, false);
-    } catch (e) {
-      counts.textContent = `Encounters unavailable: ${e.message}`;
-    }
+    await loadEncounters();
     loadGalleries();
     st.timers.push(setInterval(loadGalleries, 60000));
   }
