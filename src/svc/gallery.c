@@ -314,12 +314,14 @@ static int gallery_job(tvs_svc_t *s, int *built)
 	int rc;
 
 	*built = 0;
-	if (pg) {
+	/* one plain read when nothing is queued, the usual case: an idle poll
+	 * costs the store one statement per node, not a transaction */
+	rc = tvs_store_query(s->store, claim_sql[0], NULL, 0, &r);
+	if (!rc && r.nrows == 1 && pg) {
+		tvs_rows_free(&r);
 		rc = tvs_store_begin(s->store, 1, &tx);
 		if (!rc)
 			rc = tvs_tx_query(tx, claim_sql[1], NULL, 0, &r);
-	} else {
-		rc = tvs_store_query(s->store, claim_sql[0], NULL, 0, &r);
 	}
 	if (!rc && r.nrows == 1)
 		rc = gallery_publish(s, tx, &builder, tvs_rows_int(&r, 0, 0), &sum);

@@ -402,10 +402,10 @@ static int lock_waiter(const pid_t *pids, int n)
 	return -1;
 }
 
-/* How many audit rows say action on object. */
-static int audit_count(const char *action, const char *object)
+/* How many audit rows say action on object, as node s lists them. */
+static int audit_count(e2e_server *s, const char *action, const char *object)
 {
-	json_t *audit = e2e_call(&e2e_srv, "GET", "/v1/audit?limit=10000", &w.auditor, NULL, 200), *e;
+	json_t *audit = e2e_call(s, "GET", "/v1/audit?limit=10000", &w.auditor, NULL, 200), *e;
 	size_t i;
 	int n = 0;
 
@@ -422,6 +422,7 @@ static int audit_count(const char *action, const char *object)
 static void gallery_job_survives_its_node(void)
 {
 	pid_t pids[NODES];
+	e2e_server *alive;
 	char obj[40];
 	json_t *g;
 	tvs_tx_t *hold;
@@ -429,7 +430,7 @@ static void gallery_job_survives_its_node(void)
 
 	snprintf(obj, sizeof(obj), "manifest:%lld", (long long)w.manifest_id);
 	json_decref(e2e_gallery_wait(&e2e_srv, &w.officer, w.manifest_id, NENROLLED)); /* nothing queued */
-	before = audit_count("gallery.build", obj);
+	before = audit_count(&e2e_srv, "gallery.build", obj);
 	hold = hold_audit_head();
 	/* queued as a new portrait queues it, less the portrait's own audit
 	 * row, which would wait on the lock too */
@@ -449,11 +450,12 @@ static void gallery_job_survives_its_node(void)
 	tvs_tx_rollback(hold);
 	assert_int_equal(status, 128 + SIGKILL);
 
-	g = e2e_gallery_wait(nodes[(victim + 1) % NODES], &w.officer, w.manifest_id, NENROLLED);
+	alive = nodes[(victim + 1) % NODES];
+	g = e2e_gallery_wait(alive, &w.officer, w.manifest_id, NENROLLED);
 	json_decref(g);
-	if (audit_count("gallery.build", obj) != before + 1)
+	if (audit_count(alive, "gallery.build", obj) != before + 1)
 		fail_msg("the queued build of %s left %d gallery.build rows, not 1 (its first node was killed)", obj,
-			 audit_count("gallery.build", obj) - before);
+			 audit_count(alive, "gallery.build", obj) - before);
 	assert_int_equal(e2e_server_start(nodes[victim], NULL), 0);
 	for (int k = 0; k < NODES; k++) {
 		json_t *r = e2e_capture(nodes[k], &w.device, &e2e_im->live[k % NENROLLED], -1, NULL);
