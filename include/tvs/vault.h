@@ -99,13 +99,27 @@ void tvs_vault_free_plain(void *p, size_t len);
  * checkpoint: see tvs_vault_scrub. */
 int tvs_vault_shred(tvs_tx_t *tx, int64_t key_id, int64_t now);
 
-/* Checkpoint the WAL into the database file and truncate it, so that pages
- * holding shredded (or re-wrapped) keys leave the disk. The store's
- * connections run with secure_delete, which zeroes freed space in the main
- * file; what this adds is the WAL, whose frames are otherwise reused, not
- * wiped. Call it after a batch of shreds or a rotation, with no transaction
- * of this thread open. TVS_EBUSY if a reader kept the checkpoint from
- * finishing (retry later). A no-op on an in-memory database. */
+/* Clear away what the engine lets us of the old wrapped keys left behind by
+ * shreds and rotations committed before the call. Call it with no
+ * transaction of this thread open.
+ *
+ * SQLite: checkpoint the WAL into the database file and truncate it. The
+ * store's connections run with secure_delete, which zeroes freed space in
+ * the main file, so the old bytes then leave the database's files.
+ * TVS_EBUSY if a reader kept the checkpoint from finishing (retry later). A
+ * no-op on an in-memory database.
+ *
+ * PostgreSQL: VACUUM keys, after which no dead version of a keys row is left
+ * for any query or snapshot to read. The bytes are not wiped: they stay in
+ * the table file's free space until new rows reuse it, and in pg_wal, WAL
+ * archives and backups (docs/deletion.md says what removes them). TVS_EBUSY
+ * if an open transaction (or a replication slot or standby) could still see
+ * some dead version, which VACUUM then keeps: retry once it has ended (read
+ * from PostgreSQL's statistics, so a busy server may also give it spuriously).
+ * TVS_EDENIED if the role owns neither the table nor the database, so that
+ * VACUUM skipped it. It does not block seals and opens (VACUUM (FULL) would).
+ *
+ * Backups taken before the call keep the old wrapped keys on both engines. */
 int tvs_vault_scrub(tvs_store_t *s);
 
 /* Re-wrap, in one write transaction, every live data key wrapped under

@@ -493,15 +493,42 @@ int tvs_vault_shred(tvs_tx_t *tx, int64_t key_id, int64_t now)
 	return 0;
 }
 
-int tvs_vault_scrub(tvs_store_t *s)
+/*
+ * Scrubbing: what each engine lets us do about the old wrapped keys that
+ * shreds and rotations leave behind.
+ *
+ * SQLite: the main file is clean already (secure_delete, above); a TRUNCATE
+ * checkpoint empties the WAL into it and cuts the -wal file to zero length.
+ *
+ * PostgreSQL never overwrites a row in place: the UPDATE that NULLs a
+ * wrapped key writes a new version and leaves the old one, all 72 bytes, as
+ * a dead tuple in the table's file, where any snapshot older than the shred
+ * still reads it. VACUUM keys removes the dead versions no snapshot can see
+ * and marks their space free, but does not wipe it. Measured on PostgreSQL
+ * 15 (docs/deletion.md): shred the oldest 2000 of 5000 keys and VACUUM, and
+ * 1972 of the old wrapped keys are still whole in the heap file; insert 2000
+ * new keys and none is (without the VACUUM, all 2000 are: the new rows go
+ * to new pages). VACUUM (FULL) rewrites the table and leaves none, but it
+ * holds an exclusive lock on keys for the whole rewrite (1.6 s a million
+ * keys there), stopping every seal and open, and the service scrubs after
+ * each retention pass, every minute by default; so scrub runs the plain
+ * VACUUM and the rewrite is left to the operator. The WAL is beyond us:
+ * CHECKPOINT and pg_switch_wal() need a superuser or pg_checkpoint, and even
+ * they only recycle a segment, not wipe it.
+ *
+ * Checks: a VACUUM by a role that owns neither the table nor the database
+ * succeeds with a warning and does nothing, so keys' vacuum_count must move;
+ * a dead version an open transaction could still see is kept and counted
+ * in n_dead_tup as VACUUM leaves it. Both are PostgreSQL's statistics, which
+ * other sessions update a moment after they commit, so a dead tuple another
+ * session reports just after our VACUUM would read as one kept: a TVS_EBUSY
+ * that a retry clears.
+ */
+static int scrub_sqlite(tvs_store_t *s)
 {
 	tvs_rows r;
 	int rc, busy;
 
-	if (!s)
-		return tvs__err(TVS_EINVAL, "vault: scrub: NULL store");
-	if (strcmp(tvs_store_backend(s), "sqlite") != 0)
-		return 0; /* another engine manages its own log */
 	if ((rc = tvs_store_query(s, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, 0, &r)) < 0)
 		return rc;
 	/* one row: busy, WAL frames, frames checkpointed (-1, -1 outside WAL) */
@@ -512,6 +539,60 @@ int tvs_vault_scrub(tvs_store_t *s)
 				"vault: scrub: a reader kept the WAL checkpoint from finishing; old key bytes may remain "
 				"in the -wal file until the next one");
 	return 0;
+}
+
+/* keys' manual VACUUM count and dead tuples, from PostgreSQL's statistics */
+static int pg_keys_stats(tvs_store_t *s, int64_t *vacuums, int64_t *dead)
+{
+	tvs_rows r;
+	int rc;
+
+	rc = tvs_store_query(s,
+			     "SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables "
+			     "WHERE relid = CAST('keys' AS regclass)",
+			     NULL, 0, &r);
+	if (rc < 0)
+		return rc;
+	if (r.nrows != 1)
+		rc = tvs__err(TVS_EIO, "vault: scrub: PostgreSQL has no statistics row for table keys");
+	*vacuums = tvs_rows_int(&r, 0, 0);
+	*dead = tvs_rows_int(&r, 0, 1);
+	tvs_rows_free(&r);
+	return rc;
+}
+
+static int scrub_postgresql(tvs_store_t *s)
+{
+	int64_t before, after, dead;
+	int rc;
+
+	if ((rc = pg_keys_stats(s, &before, &dead)) < 0)
+		return rc;
+	/* no transaction around it: VACUUM refuses to run inside one */
+	if ((rc = tvs_store_exec(s, "VACUUM keys", NULL, 0, NULL)) < 0)
+		return rc;
+	if ((rc = pg_keys_stats(s, &after, &dead)) < 0)
+		return rc;
+	if (after <= before)
+		return tvs__err(TVS_EDENIED,
+				"vault: scrub: VACUUM skipped table keys: this role owns neither it nor the database "
+				"(or track_counts is off, which hides whether it ran)");
+	if (dead > 0)
+		return tvs__err(TVS_EBUSY,
+				"vault: scrub: %" PRId64 " dead row versions of keys are still visible to an open "
+				"transaction (or held for a replication slot or standby), so VACUUM kept them and the "
+				"wrapped keys they hold; retry when it has ended",
+				dead);
+	return 0;
+}
+
+int tvs_vault_scrub(tvs_store_t *s)
+{
+	if (!s)
+		return tvs__err(TVS_EINVAL, "vault: scrub: NULL store");
+	if (strcmp(tvs_store_backend(s), "postgresql") == 0)
+		return scrub_postgresql(s);
+	return scrub_sqlite(s);
 }
 
 /* ------------------------------------------------------------ rotation */

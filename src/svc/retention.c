@@ -8,8 +8,10 @@
  * auditor can read every decision's deadline from the row.
  *
  * Deletion is cryptographic first: the record's data key is shredded, then
- * the sealed columns are cleared or the row deleted, then the WAL is
- * checkpointed so the shredded key leaves the disk too.
+ * the sealed columns are cleared or the row deleted, then the vault scrubs
+ * (SQLite: the WAL is checkpointed, so the shredded key leaves the disk;
+ * PostgreSQL: VACUUM keys, which frees the old version but cannot wipe it;
+ * docs/deletion.md).
  */
 #include "svc/svc_int.h"
 
