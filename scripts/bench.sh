@@ -26,6 +26,10 @@ else
 	echo "(no PostgreSQL server binaries: apt-get install postgresql, or set PG_BINDIR or TVS_TEST_PG; bench_nodes skipped)"
 fi
 echo
+echo "== the audit chain: appends/s with 1, 2, 4 and 8 writer threads, SQLite and PostgreSQL ($O/bench/bench_audit)"
+# without PostgreSQL binaries with-pg.sh says so and runs it anyway: SQLite only
+scripts/with-pg.sh "$O/bench/bench_audit"
+echo
 echo "== face engine ($O/bench/bench_face)"
 "$O/bench/bench_face" "$O/bench/face.json"
 scripts/parity-vectors.sh >/dev/null || true

@@ -2,14 +2,16 @@
  * The hash-chained audit log (include/tvs/audit.h): append, verify, export
  * and the per-actor access report.
  *
- * Append reads audit_head, checks that it names the newest row, hashes the
- * entry onto the head's hash, inserts the row and moves the head, all in the
- * caller's write transaction. SQLite has one writer at a time (write
+ * Append locks and reads audit_head, hashes the entry onto the head's hash,
+ * inserts the row only if the head names the newest row, and moves the
+ * head, all in the caller's write transaction: three statements, because
+ * the head's lock serialises every write and each round trip under it
+ * counts (see LOCK_HEAD). SQLite has one writer at a time (write
  * transactions begin IMMEDIATE), so two appends can never read the same
  * head. On PostgreSQL the head row is locked for the rest of the
- * transaction instead (read_head's first statement); the genesis head row
- * the schema inserts exists so that there is always a row to lock, even
- * before the first append.
+ * transaction instead (LOCK_HEAD, the append's first statement); the
+ * genesis head row the schema inserts exists so that there is always a row
+ * to lock, even before the first append.
  *
  * Verify walks the rows in seq order, a page at a time inside one read
  * transaction (a snapshot: appends committed meanwhile are not seen, so they
@@ -200,26 +202,66 @@ static int sodium_ready(void)
 	return sodium_init() < 0 ? tvs__err(TVS_EIO, "audit: libsodium failed to initialise") : 0;
 }
 
-/* *seq and prev from the head, after checking it names the newest row. */
-static int read_head(tvs_tx_t *tx, int64_t *seq, uint8_t prev[HASH])
-{
-	tvs_rows head = { 0 }, last = { 0 };
-	const void *hh, *lh;
-	size_t hn, ln;
-	int64_t hs;
-	int rc, consistent;
+/* The statements an append runs while it holds the head's lock: that lock
+ * serialises every write in the system, across nodes, so each round trip
+ * under it lowers the ceiling on appends/s (docs/sizing.md). Three
+ * statements and the commit, one text for both engines:
+ *
+ * LOCK_HEAD takes the head row's lock and reads the head in one statement:
+ * a no-op UPDATE locks the row on PostgreSQL (READ COMMITTED writers run
+ * side by side) and is simply the writer's first write on SQLite, where
+ * writers are serial anyway; FOR UPDATE would need a text per engine. On
+ * PostgreSQL an UPDATE that waited for the lock re-reads the locked row
+ * itself, so RETURNING gives the head the previous append committed.
+ *
+ * INSERT_CHECKED inserts the row only if the head names the newest row:
+ * that row has the head's seq and hash, or there is no row and the head is
+ * genesis (the last parameter says whether it is). 0 rows inserted means
+ * the check failed. One subquery, the plan of reading the newest row on its
+ * own: the same check as three EXISTS measured slower on PostgreSQL than
+ * the round trip it saved. The check cannot ride on LOCK_HEAD: a PostgreSQL
+ * statement reads other tables in the snapshot it took when it started,
+ * before its lock wait, so it would see the audit table as it was before
+ * the previous append committed. INSERT_CHECKED starts after the lock is
+ * held, so its snapshot holds every committed append.
+ *
+ * MOVE_HEAD moves the head onto the new row. */
+#define LOCK_HEAD "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash"
+#define INSERT_CHECKED                                                                                     \
+	"INSERT INTO audit (" ROW_COLS ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"                              \
+	" WHERE COALESCE((SELECT CASE WHEN seq = ? AND hash = ? THEN 1 ELSE 0 END"                          \
+	" FROM audit ORDER BY seq DESC LIMIT 1), ?) = 1"
+#define MOVE_HEAD "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"
 
-	/* Take the head's row lock before reading it, so concurrent appends
-	 * queue here: a no-op UPDATE locks the row on PostgreSQL (READ
-	 * COMMITTED writers run side by side) and is simply the writer's
-	 * first write on SQLite, where writers are serial anyway. One text
-	 * for both engines, which FOR UPDATE would not be. */
-	rc = tvs_tx_exec(tx, "UPDATE audit_head SET seq = seq WHERE id = 1", NULL, 0, NULL);
-	if (!rc)
-		rc = tvs_tx_query(tx, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, &head);
+/* The head does not name the newest row (INSERT_CHECKED refused) or is
+ * malformed: say so, naming the newest row. Only runs on a tampered log, so
+ * it may cost a statement. */
+static int head_mismatch(tvs_tx_t *tx, int64_t head_seq)
+{
+	tvs_rows last = { 0 };
+	int rc = tvs_tx_query(tx, "SELECT seq FROM audit ORDER BY seq DESC LIMIT 1", NULL, 0, &last);
+	long long ls = rc == 0 && last.nrows ? (long long)tvs_rows_int(&last, 0, 0) : 0LL;
+
+	tvs_rows_free(&last);
 	if (rc)
-		goto out;
-	rc = tvs_tx_query(tx, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL, 0, &last);
+		return rc;
+	return tvs__err(TVS_EINTEGRITY,
+			"audit: audit_head (seq %lld) does not match the newest row (seq %lld); run tvs audit verify",
+			(long long)head_seq, ls);
+}
+
+/* Lock the head; *seq and prev from it, after checking it is well formed
+ * (a seq that can grow, a hash of the right size). Whether it names the
+ * newest row is INSERT_CHECKED's part. */
+static int lock_head(tvs_tx_t *tx, int64_t *seq, uint8_t prev[HASH])
+{
+	tvs_rows head = { 0 };
+	const void *hh;
+	size_t hn;
+	int64_t hs;
+	int rc;
+
+	rc = tvs_tx_query(tx, LOCK_HEAD, NULL, 0, &head);
 	if (rc)
 		goto out;
 	if (head.nrows != 1) {
@@ -229,34 +271,21 @@ static int read_head(tvs_tx_t *tx, int64_t *seq, uint8_t prev[HASH])
 	hs = tvs_rows_int(&head, 0, 0);
 	hh = tvs_rows_blob(&head, 0, 1, &hn);
 	if (!hh || hn != HASH || head.cells[0].type != TVS_VAL_INT || hs < 0 || hs == INT64_MAX) {
-		consistent = 0;
-	} else if (last.nrows == 0) {
-		consistent = hs == 0 && memcmp(hh, zero_hash, HASH) == 0;
-	} else {
-		lh = tvs_rows_blob(&last, 0, 1, &ln);
-		consistent = tvs_rows_int(&last, 0, 0) == hs && lh && ln == HASH && memcmp(lh, hh, HASH) == 0;
-	}
-	if (!consistent) {
-		rc = tvs__err(TVS_EINTEGRITY,
-			      "audit: audit_head (seq %lld) does not match the newest row (seq %lld);"
-			      " run tvs audit verify",
-			      (long long)hs, last.nrows ? (long long)tvs_rows_int(&last, 0, 0) : 0LL);
+		rc = head_mismatch(tx, hs);
 		goto out;
 	}
 	*seq = hs;
 	memcpy(prev, hh, HASH);
 out:
 	tvs_rows_free(&head);
-	tvs_rows_free(&last);
 	return rc;
 }
 
 int tvs_audit_append(tvs_tx_t *tx, const uint8_t *key, const tvs_audit_entry *e, int64_t *seq_out)
 {
-	static const char insert[] = "INSERT INTO audit (" ROW_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	struct field f[NFIELDS];
 	uint8_t prev[HASH], hash[HASH];
-	int64_t seq = 0, changes = 0;
+	int64_t head = 0, seq, changes = 0;
 	int rc;
 
 	if (!tx)
@@ -265,21 +294,27 @@ int tvs_audit_append(tvs_tx_t *tx, const uint8_t *key, const tvs_audit_entry *e,
 	if (rc == 0)
 		rc = sodium_ready();
 	if (rc == 0)
-		rc = read_head(tx, &seq, prev);
+		rc = lock_head(tx, &head, prev);
 	if (rc)
 		return rc;
-	seq++;
+	seq = head + 1;
 	chain_hash(key, prev, seq, e->at, f, hash);
 
-	tvs_val v[C_COUNT] = { TVS_VINT(seq),	      TVS_VINT(e->at),	       TVS_VTEXT(e->actor),
-			       TVS_VTEXT(e->role),    TVS_VTEXT(e->action),    TVS_VTEXT(e->object),
-			       TVS_VTEXT(e->purpose), TVS_VTEXT(e->detail),    TVS_VBLOB(prev, HASH),
-			       TVS_VBLOB(hash, HASH) };
-	rc = tvs_tx_exec(tx, insert, v, C_COUNT, NULL);
+	/* the row, then INSERT_CHECKED's check: the head's seq and hash, and
+	 * whether an empty log is right (the head is genesis) */
+	int genesis = head == 0 && memcmp(prev, zero_hash, HASH) == 0;
+	tvs_val v[C_COUNT + 3] = { TVS_VINT(seq),	  TVS_VINT(e->at),	 TVS_VTEXT(e->actor),
+				   TVS_VTEXT(e->role),	  TVS_VTEXT(e->action),	 TVS_VTEXT(e->object),
+				   TVS_VTEXT(e->purpose), TVS_VTEXT(e->detail),	 TVS_VBLOB(prev, HASH),
+				   TVS_VBLOB(hash, HASH), TVS_VINT(head),	 TVS_VBLOB(prev, HASH),
+				   TVS_VINT(genesis) };
+	rc = tvs_tx_exec(tx, INSERT_CHECKED, v, C_COUNT + 3, &changes);
 	if (rc)
 		return rc;
+	if (changes != 1)
+		return head_mismatch(tx, head);
 	tvs_val h[2] = { TVS_VINT(seq), TVS_VBLOB(hash, HASH) };
-	rc = tvs_tx_exec(tx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", h, 2, &changes);
+	rc = tvs_tx_exec(tx, MOVE_HEAD, h, 2, &changes);
 	if (rc)
 		return rc;
 	if (changes != 1)
