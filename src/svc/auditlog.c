@@ -7,6 +7,7 @@
 
 #include "tvs/audit.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,17 @@ static int range_or_reply(const tvs_http_req *req, tvs_http_resp *resp, int64_t 
 struct export_ctx {
 	json_t *rows;
 	size_t limit;
-	int64_t next_seq; /* the first row left out, 0 if none */
+	int64_t after_seq;  /* rows up to this seq were sent before */
+	const char *actor, *action, *object; /* NULL: any */
+	int64_t last_seq;   /* of the last row put in rows */
+	int truncated;      /* a matching row was left out */
 };
+
+/* a filter that is NULL, or equal to a field that is not */
+static int field_is(const char *want, const char *field)
+{
+	return !want || (field && !strcmp(want, field));
+}
 
 static json_t *text_or_null(const char *s)
 {
@@ -46,10 +56,14 @@ static int export_row(void *arg, const tvs_audit_row *row)
 	struct export_ctx *x = arg;
 	char at[32], hex[2 * TVS_AUDIT_HASH_BYTES + 1];
 
+	if (row->seq <= x->after_seq || !field_is(x->actor, row->e.actor) || !field_is(x->action, row->e.action) ||
+	    !field_is(x->object, row->e.object))
+		return 0;
 	if (json_array_size(x->rows) >= x->limit) {
-		x->next_seq = row->seq;
+		x->truncated = 1;
 		return TVS_ETOOBIG; /* enough: stop the walk */
 	}
+	x->last_seq = row->seq;
 	svc_time_str(row->e.at, at);
 	sodium_bin2hex(hex, sizeof(hex), row->hash, sizeof(row->hash));
 	json_array_append_new(x->rows, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s}", "seq", (json_int_t)row->seq,
@@ -61,24 +75,89 @@ static int export_row(void *arg, const tvs_audit_row *row)
 	return 0;
 }
 
+#define FILTER_MAX 200
+
+/* Query parameter name of req, whole, into *val (malloc'd; NULL if absent):
+ * 0, or -1 after a 503. Room for the whole query: a value too long for a
+ * fixed buffer must be refused, not taken for an absent parameter. */
+static int param_or_reply(const tvs_http_req *req, tvs_http_resp *resp, const char *name, char **val)
+{
+	size_t cap = strlen(req->query ? req->query : "") + 1;
+
+	*val = malloc(cap);
+	if (!*val) {
+		svc_reply_rc(resp, TVS_ENOMEM, "audit export");
+		return -1;
+	}
+	if (!tvs_http_query_param(req, name, *val, cap)) {
+		free(*val);
+		*val = NULL;
+	}
+	return 0;
+}
+
+/* Filter name, 1 to FILTER_MAX bytes, into buf: 1 if given, 0 if not, -1
+ * after a 4xx/5xx. */
+static int filter_or_reply(const tvs_http_req *req, tvs_http_resp *resp, const char *name, char buf[FILTER_MAX + 1])
+{
+	char *v;
+	int rc = param_or_reply(req, resp, name, &v);
+
+	if (!rc && v && (!v[0] || strlen(v) > FILTER_MAX)) {
+		tvs_http_reply_error(resp, 400, "invalid_query", "%s: 1 to %d characters", name, FILTER_MAX);
+		rc = -1;
+	} else if (!rc && v) {
+		memcpy(buf, v, strlen(v) + 1);
+		rc = 1;
+	}
+	free(v);
+	return rc;
+}
+
+/* A whole number in [lo, hi] (lo >= 0) from query parameter name, default
+ * def; -1 after a 4xx/5xx. */
+static int64_t count_or_reply(const tvs_http_req *req, tvs_http_resp *resp, const char *name, int64_t lo,
+			      int64_t hi, int64_t def)
+{
+	char *v, *end;
+	long long n = def;
+
+	if (param_or_reply(req, resp, name, &v))
+		return -1;
+	if (v) {
+		errno = 0;
+		n = strtoll(v, &end, 10);
+		if (errno || end == v || *end || n < lo || n > hi) {
+			tvs_http_reply_error(resp, 400, "invalid_query", "%s: a whole number from %lld to %lld", name,
+					     (long long)lo, (long long)hi);
+			n = -1;
+		}
+	}
+	free(v);
+	return n;
+}
+
 SVC_HANDLER(h_audit_export)
 {
 	struct export_ctx x = { .limit = EXPORT_DEFAULT };
-	char buf[24];
-	int64_t from, to;
-	int rc;
+	char actor[FILTER_MAX + 1], action[FILTER_MAX + 1], object[FILTER_MAX + 1];
+	int64_t from, to, n;
+	int rc, fa, fb, fc;
 
 	if (range_or_reply(req, resp, &from, &to))
 		return;
-	if (tvs_http_query_param(req, "limit", buf, sizeof(buf))) {
-		long n = strtol(buf, NULL, 10);
-
-		if (n < 1 || n > EXPORT_MAX) {
-			tvs_http_reply_error(resp, 400, "invalid_query", "limit: 1 to %d", EXPORT_MAX);
-			return;
-		}
-		x.limit = (size_t)n;
-	}
+	if ((n = count_or_reply(req, resp, "limit", 1, EXPORT_MAX, EXPORT_DEFAULT)) < 0)
+		return;
+	x.limit = (size_t)n;
+	if ((x.after_seq = count_or_reply(req, resp, "after_seq", 0, INT64_MAX - 1, 0)) < 0)
+		return;
+	if ((fa = filter_or_reply(req, resp, "actor", actor)) < 0 ||
+	    (fb = filter_or_reply(req, resp, "action", action)) < 0 ||
+	    (fc = filter_or_reply(req, resp, "object", object)) < 0)
+		return;
+	x.actor = fa ? actor : NULL;
+	x.action = fb ? action : NULL;
+	x.object = fc ? object : NULL;
 	x.rows = json_array();
 	rc = tvs_audit_export(s->store, from, to, export_row, &x);
 	if (rc && rc != TVS_ETOOBIG) {
@@ -88,7 +167,11 @@ SVC_HANDLER(h_audit_export)
 	}
 	/* reading the log is itself an access to it */
 	svc_audit(s, NULL, who, "audit.export", NULL, NULL);
-	svc_reply_json(resp, 200, json_pack("{s:o,s:b}", "rows", x.rows, "truncated", x.next_seq != 0));
+	if (x.truncated)
+		svc_reply_json(resp, 200, json_pack("{s:o,s:b,s:I}", "rows", x.rows, "truncated", 1, "next_after_seq",
+						    (json_int_t)x.last_seq));
+	else
+		svc_reply_json(resp, 200, json_pack("{s:o,s:b}", "rows", x.rows, "truncated", 0));
 }
 
 SVC_HANDLER(h_audit_verify)

@@ -130,6 +130,61 @@ static void test_audit_chain(void **state)
 			assert_string_equal(e2e_jstr(r, "purpose"), "compare at the gate");
 	}
 	json_decref(j);
+
+	/* filtered on the server: only the rows asked for, in pages */
+	{
+		json_int_t after = 0, pages = 0, seen = 0, views = 0;
+
+		j = e2e_call(&e2e_srv, "GET", "/v1/audit?action=image.view&actor=user%3Aofficer1", &w.auditor, NULL, 200);
+		rows = e2e_jarr(j, "rows");
+		assert_int_equal(json_array_size(rows), 1);
+		assert_int_equal(strncmp(e2e_jstr(json_array_get(rows, 0), "object"), "encounter:", 10), 0);
+		json_decref(j);
+		j = e2e_call(&e2e_srv, "GET", "/v1/audit?action=image.view&actor=user%3Aauditor1", &w.auditor, NULL, 200);
+		assert_int_equal(json_array_size(e2e_jarr(j, "rows")), 0);
+		json_decref(j);
+		/* every capture.decision row, one page each */
+		do {
+			char page[160];
+
+			snprintf(page, sizeof(page), "/v1/audit?action=capture.decision&limit=1&after_seq=%lld", (long long)after);
+			j = e2e_call(&e2e_srv, "GET", page, &w.auditor, NULL, 200);
+			json_array_foreach(e2e_jarr(j, "rows"), i, r)
+			{
+				assert_string_equal(e2e_jstr(r, "action"), "capture.decision");
+				assert_true(e2e_jint(r, "seq") > after);
+				seen++;
+			}
+			pages++;
+			after = json_is_true(json_object_get(j, "truncated")) ? e2e_jint(j, "next_after_seq") : -1;
+			json_decref(j);
+		} while (after >= 0 && pages < 100);
+		j = e2e_call(&e2e_srv, "GET", "/v1/audit?limit=10000", &w.auditor, NULL, 200);
+		json_array_foreach(e2e_jarr(j, "rows"), i, r)
+			views += !strcmp(e2e_jstr(r, "action"), "capture.decision");
+		json_decref(j);
+		assert_int_equal(seen, views);
+		assert_true(pages >= 2);
+	}
+	{
+		/* a filter too long, empty, or a bad number: 400, not "no filter" */
+		static const char *const bad[] = {
+			"/v1/audit?actor=", "/v1/audit?after_seq=-1", "/v1/audit?limit=12abc", "/v1/audit?after_seq=x",
+			"/v1/audit?after_seq=99999999999999999999999999999999999999",
+		};
+		char longq[1200];
+		e2e_resp br;
+
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			e2e_request(&e2e_srv, &(e2e_req){ .path = bad[k], .cred = &w.auditor }, &br);
+			e2e_check_error(&br, 400, "invalid_query", bad[k]);
+			e2e_resp_free(&br);
+		}
+		snprintf(longq, sizeof(longq), "/v1/audit?object=%0*d", 900, 7);
+		e2e_request(&e2e_srv, &(e2e_req){ .path = longq, .cred = &w.auditor }, &br);
+		e2e_check_error(&br, 400, "invalid_query", "a 900-character object filter");
+		e2e_resp_free(&br);
+	}
 	j = e2e_call(&e2e_srv, "GET", "/v1/audit/verify", &w.auditor, NULL, 200);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
