@@ -59,24 +59,26 @@ int svc_ticker_start(struct svc_ticker *t, tvs_svc_t *s, const char *name, int i
 	return 0;
 }
 
-void svc_ticker_kick(struct svc_ticker *t)
+/* Set *flag (kicked or stop) and wake the loop. */
+static void ticker_wake(struct svc_ticker *t, int *flag)
 {
-	if (!t->inited)
-		return;
 	pthread_mutex_lock(&t->mu);
-	t->kicked = 1;
+	*flag = 1;
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
+}
+
+void svc_ticker_kick(struct svc_ticker *t)
+{
+	if (t->inited)
+		ticker_wake(t, &t->kicked);
 }
 
 void svc_ticker_stop(struct svc_ticker *t)
 {
 	if (!t->inited)
 		return;
-	pthread_mutex_lock(&t->mu);
-	t->stop = 1;
-	pthread_cond_signal(&t->cv);
-	pthread_mutex_unlock(&t->mu);
+	ticker_wake(t, &t->stop);
 	if (t->running)
 		pthread_join(t->th, NULL);
 	t->running = 0;
