@@ -1340,7 +1340,7 @@ static int sse_scan(e2e_sse *st)
 	char *p = st->buf, *end;
 
 	while ((end = strstr(p, "\n\n"))) {
-		char id[32] = "", ev[32] = "message", data[4096] = "";
+		char id[64] = "", ev[32] = "message", data[4096] = "";
 
 		*end = '\0';
 		for (char *line = p, *nl; line && *line; line = nl) {
@@ -1355,7 +1355,9 @@ static int sse_scan(e2e_sse *st)
 				snprintf(data + strlen(data), sizeof(data) - strlen(data), "%s", line + 5 + (line[5] == ' '));
 		}
 		p = end + 2;
-		if (!strcmp(ev, st->want) && data[0]) {
+		if (st->on_event && data[0])
+			st->on_event(st, ev, data);
+		if (st->want && !strcmp(ev, st->want) && data[0]) {
 			snprintf(st->id, sizeof(st->id), "%s", id);
 			snprintf(st->data, sizeof(st->data), "%s", data);
 			return 1;
@@ -1384,6 +1386,12 @@ static size_t sse_body(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static int sse_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return ((e2e_sse *)arg)->quit; /* nonzero: cut the stream */
+}
+
 void *e2e_sse_thread(void *arg)
 {
 	e2e_sse *st = arg;
@@ -1401,9 +1409,12 @@ void *e2e_sse_thread(void *arg)
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L); /* a hang guard, not a timing check */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, st->timeout_s ? st->timeout_s : 120L); /* a hang guard */
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, st);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, sse_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, st);
 	curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st->status);
 	st->open = 1;

@@ -144,12 +144,17 @@ void e2e_check_error(e2e_resp *r, long status, const char *code, const char *wha
 /* ------------------------------------------------------------ event stream */
 
 /* A reader of GET /v1/events as cred (from after last_id if set) that stops
- * at the first event of type want, keeping its id and data. */
+ * at the first event of type want, keeping its id and data; or, with want
+ * NULL, hands every event to on_event until another thread sets quit. */
 typedef struct e2e_sse {
 	e2e_server *s;
 	const e2e_cred *cred;
 	char last_id[64];    /* Last-Event-ID to send, "" for none */
-	const char *want;    /* event type to wait for */
+	const char *want;    /* event type to wait for, or NULL */
+	void (*on_event)(struct e2e_sse *st, const char *type, const char *data); /* or NULL */
+	void *arg;           /* for on_event */
+	long timeout_s;      /* hang guard (0: 120 s), not a timing check */
+	volatile int quit;   /* set by another thread: cut the stream */
 	volatile int open;   /* the first bytes arrived */
 	volatile int done;   /* the wanted event arrived */
 	long status;

@@ -171,94 +171,22 @@ static int wait_count(const int *counter, int want)
 
 /* ------------------------------------------------------------ A's event stream */
 
-struct sse {
-	volatile int open, quit;
-	long status;
-	char buf[1 << 16];
-	size_t n;
-	int nseen;
-	json_int_t seen[MAX_SEEN]; /* encounter ids of the encounter events */
-};
+static e2e_sse st;
+static int nshown;
+static json_int_t shown[MAX_SEEN]; /* encounter ids of the encounter events A's stream showed */
 
-static struct sse st;
-
-static void sse_scan(struct sse *s)
+static void sse_encounter(e2e_sse *s, const char *type, const char *data)
 {
-	char *p = s->buf, *end;
+	json_t *j, *id;
 
-	while ((end = strstr(p, "\n\n"))) {
-		char ev[32] = "message", data[4096] = "";
-
-		*end = '\0';
-		for (char *line = p, *nl; line && *line; line = nl) {
-			nl = strchr(line, '\n');
-			if (nl)
-				*nl++ = '\0';
-			if (!strncmp(line, "event:", 6))
-				snprintf(ev, sizeof(ev), "%s", line + 6 + (line[6] == ' '));
-			else if (!strncmp(line, "data:", 5))
-				snprintf(data + strlen(data), sizeof(data) - strlen(data), "%s", line + 5 + (line[5] == ' '));
-		}
-		p = end + 2;
-		if (!strcmp(ev, "encounter") && data[0] && s->nseen < MAX_SEEN) {
-			json_t *j = json_loads(data, 0, NULL);
-			json_t *id = json_object_get(j, "id");
-
-			if (json_is_integer(id))
-				s->seen[s->nseen++] = json_integer_value(id);
-			json_decref(j);
-		}
-	}
-	memmove(s->buf, p, strlen(p) + 1);
-	s->n = strlen(s->buf);
-}
-
-static size_t sse_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct sse *s = arg;
-	size_t n = size * nmemb;
-
-	s->open = 1;
-	if (s->n + n >= sizeof(s->buf))
-		return 0;
-	memcpy(s->buf + s->n, data, n);
-	s->n += n;
-	s->buf[s->n] = '\0';
-	sse_scan(s);
-	return n;
-}
-
-static int sse_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	(void)dt, (void)dn, (void)ut, (void)un;
-	return ((struct sse *)arg)->quit; /* nonzero: cut the stream */
-}
-
-static void *sse_thread(void *arg)
-{
-	struct sse *s = arg;
-	struct curl_slist *hl = NULL;
-	char url[256];
-	CURL *c = curl_easy_init();
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/events", e2e_srv.port);
-	hl = curl_slist_append(hl, w.officer.header);
-	hl = curl_slist_append(hl, "Accept: text/event-stream");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 600L); /* a hang guard, not a timing check */
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, sse_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-	curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s->status);
-	s->open = 1;
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(c);
-	return NULL;
+	(void)s;
+	if (strcmp(type, "encounter") || nshown >= MAX_SEEN)
+		return;
+	j = json_loads(data, 0, NULL);
+	id = json_object_get(j, "id");
+	if (json_is_integer(id))
+		shown[nshown++] = json_integer_value(id);
+	json_decref(j);
 }
 
 /* ------------------------------------------------------------ lists */
@@ -495,9 +423,9 @@ static void test_three_nodes_one_killed(void **state)
 	assert_int_equal(e2e_server_start(&node_c, NULL), 0);
 
 	/* the console on A */
-	assert_int_equal(pthread_create(&sth, NULL, sse_thread, &st), 0);
-	for (int k = 0; k < 60 * 100 && !st.open; k++)
-		usleep(10 * 1000); /* until the stream is open (a startup wait) */
+	st.on_event = sse_encounter;
+	st.timeout_s = 600;
+	e2e_sse_start(&st, &e2e_srv, &w.officer, NULL, &sth);
 	assert_true(st.open);
 
 	/* the load, B killed and started again under it */
@@ -567,15 +495,15 @@ static void test_three_nodes_one_killed(void **state)
 				continue;
 			from_bc++;
 			id = id_of_token(list, clients[k].token[q]);
-			for (int s = 0; s < st.nseen; s++)
-				if (st.seen[s] == id) {
+			for (int s = 0; s < nshown; s++)
+				if (shown[s] == id) {
 					seen_bc++;
 					break;
 				}
 		}
 	json_decref(list);
 	print_message("e2e_fault: A's console saw %d encounter events (%d captures sent to A), %d of %d from B and C\n",
-		      st.nseen, sent_a, seen_bc, from_bc);
+		      nshown, sent_a, seen_bc, from_bc);
 	if (seen_bc < 1)
 		fail_msg("the console on A saw none of the %d encounters acknowledged by B and C", from_bc);
 
